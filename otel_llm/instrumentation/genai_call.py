@@ -1,0 +1,314 @@
+"""One GenAI operation being recorded: the span, its usage, its cost.
+
+Every integration (OpenAI, Anthropic, ...) and every user with a client we do
+not wrap records calls through ``GenAICall``, so all providers get identical
+attributes, cost and error handling from one place::
+
+    with otel_llm.genai_call("chat", provider="internal", model="llama-3-70b",
+                             server_address="llm.internal") as call:
+        reply = my_client.complete(prompt)
+        call.set_response(model=reply.model, response_id=reply.id, finish_reasons=["stop"])
+        call.set_usage(input_tokens=reply.prompt_tokens, output_tokens=reply.completion_tokens)
+
+The span is named ``{operation} {model}``, of kind CLIENT, and carries the
+GenAI attributes, the attribution in scope (``otel_llm.attributes``), and the
+USD cost computed by ``otel_llm.pricing`` when usage is known. An exception
+inside the block is recorded (``error.type``, status ERROR) and re-raised
+unchanged. Nothing is invented: without usage there are no token counts and no
+cost, and the span says ``otel_llm.usage.reported=false``.
+
+Hot-path rules: the span's start attributes are built in one dict, the cost is
+computed once at ``end()``, nothing here does I/O or holds a lock while user
+code runs. ``end()`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel_llm import __version__, semconv
+from otel_llm.attribution import current_attributes
+from otel_llm.content import ContentPolicy
+from otel_llm.pricing import Pricer, default_pricer
+
+log = logging.getLogger(__name__)
+_logged_once: set[str] = set()
+
+
+def log_instrumentation_error(where: str) -> None:
+    """Log an internal instrumentation failure once per place; never raise."""
+    if where not in _logged_once:
+        _logged_once.add(where)
+        log.warning("otel-llm: instrumentation error in %s (logged once, call unaffected)", where, exc_info=True)
+
+
+def _valid_count(value: Any) -> int | None:
+    """A token count we trust: a non-negative int. Anything else is dropped, not guessed."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+class GenAICall:
+    """A started GenAI span, filled in as the response arrives."""
+
+    __slots__ = (
+        "span",
+        "provider",
+        "request_model",
+        "response_model",
+        "_pricer",
+        "_policy",
+        "_start_ns",
+        "_first_chunk_ns",
+        "_input_tokens",
+        "_output_tokens",
+        "_cache_read",
+        "_cache_creation",
+        "_reasoning",
+        "_usage_seen",
+        "_ended",
+        "_token",
+    )
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        operation: str,
+        provider: str,
+        request_model: str | None,
+        *,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        stream: bool = False,
+        request_attributes: Mapping[str, Any] | None = None,
+        input_messages: Sequence[dict[str, Any]] | None = None,
+        policy: ContentPolicy | None = None,
+        pricer: Pricer | None = None,
+        make_current: bool = False,
+    ) -> None:
+        attrs: dict[str, Any] = {
+            semconv.GEN_AI_OPERATION_NAME: operation,
+            semconv.GEN_AI_PROVIDER_NAME: provider,
+        }
+        if request_model:
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
+        if server_address:
+            attrs[semconv.SERVER_ADDRESS] = server_address
+            if server_port:
+                attrs[semconv.SERVER_PORT] = server_port
+        if stream:
+            attrs[semconv.GEN_AI_REQUEST_STREAM] = True
+        if request_attributes:
+            attrs.update(request_attributes)
+        scope = current_attributes()
+        if scope:
+            attrs.update(scope)
+        if input_messages is not None and policy is not None and policy.enabled:
+            attrs[semconv.GEN_AI_INPUT_MESSAGES] = policy.messages_json(input_messages)
+        self._start_ns = time.time_ns()
+        self.span = tracer.start_span(
+            f"{operation} {request_model}" if request_model else operation,
+            kind=SpanKind.CLIENT,
+            attributes=attrs,
+            start_time=self._start_ns,
+        )
+        self.provider = provider
+        self.request_model = request_model
+        self.response_model: str | None = None
+        self._pricer = pricer
+        self._policy = policy
+        self._first_chunk_ns = 0
+        self._input_tokens: int | None = None
+        self._output_tokens: int | None = None
+        self._cache_read = 0
+        self._cache_creation = 0
+        self._reasoning: int | None = None
+        self._usage_seen = False
+        self._ended = False
+        self._token: object | None = None
+        if make_current:
+            self._token = otel_context.attach(trace.set_span_in_context(self.span))
+
+    # -- filled in as the response arrives ----------------------------------
+    def detach(self) -> None:
+        """Stop being the current span (call once the SDK call returned)."""
+        token, self._token = self._token, None
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+    def set_response(
+        self,
+        *,
+        model: str | None = None,
+        response_id: str | None = None,
+        finish_reasons: Sequence[str] | None = None,
+    ) -> None:
+        span = self.span
+        if model:
+            self.response_model = model
+            span.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, model)
+        if response_id:
+            span.set_attribute(semconv.GEN_AI_RESPONSE_ID, response_id)
+        if finish_reasons:
+            span.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, list(finish_reasons))
+
+    def set_usage(
+        self,
+        *,
+        input_tokens: Any = None,
+        output_tokens: Any = None,
+        cache_read_tokens: Any = None,
+        cache_creation_tokens: Any = None,
+        reasoning_tokens: Any = None,
+    ) -> None:
+        """Record usage as the provider reports it. ``input_tokens`` must include cached tokens."""
+        inp = _valid_count(input_tokens)
+        out = _valid_count(output_tokens)
+        if inp is not None:
+            self._input_tokens = inp
+        if out is not None:
+            self._output_tokens = out
+        cr = _valid_count(cache_read_tokens)
+        if cr is not None:
+            self._cache_read = cr
+        cc = _valid_count(cache_creation_tokens)
+        if cc is not None:
+            self._cache_creation = cc
+        rs = _valid_count(reasoning_tokens)
+        if rs is not None:
+            self._reasoning = rs
+        if inp is not None or out is not None:
+            self._usage_seen = True
+
+    def first_chunk(self) -> None:
+        """Mark the first streamed chunk (only the first call counts)."""
+        if not self._first_chunk_ns:
+            self._first_chunk_ns = time.time_ns()
+
+    def set_output_messages(self, messages: Sequence[dict[str, Any]]) -> None:
+        policy = self._policy
+        if policy is not None and policy.enabled:
+            self.span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, policy.messages_json(messages))
+
+    @property
+    def content_enabled(self) -> bool:
+        return self._policy is not None and self._policy.enabled
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.span.set_attribute(key, value)
+
+    # -- ending -------------------------------------------------------------
+    def fail(self, exc: BaseException) -> None:
+        """Record an error and end the span. The caller re-raises ``exc`` itself."""
+        if self._ended:
+            return
+        span = self.span
+        span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
+        span.set_status(Status(StatusCode.ERROR, str(exc)[:512]))
+        self.end()
+
+    def end(self, *, incomplete: bool = False) -> None:
+        """Write usage and cost and end the span; later calls do nothing."""
+        if self._ended:
+            return
+        self._ended = True
+        self.detach()
+        span = self.span
+        attrs: dict[str, Any] = {}
+        if incomplete:
+            attrs[semconv.OTEL_LLM_STREAM_INCOMPLETE] = True
+        if self._first_chunk_ns:
+            attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self._first_chunk_ns - self._start_ns) / 1e9
+        if self._usage_seen:
+            inp = self._input_tokens or 0
+            out = self._output_tokens or 0
+            if self._input_tokens is not None:
+                attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = inp
+            if self._output_tokens is not None:
+                attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = out
+            if self._cache_read:
+                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = self._cache_read
+            if self._cache_creation:
+                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = self._cache_creation
+            if self._reasoning is not None:
+                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = self._reasoning
+            pricer = self._pricer or default_pricer()
+            cost = None
+            try:
+                model = self.response_model or self.request_model
+                cost = pricer.price(self.provider, model, inp, out, self._cache_read, self._cache_creation, self._start_ns)
+                if cost is None and self.response_model and self.request_model != self.response_model:
+                    cost = pricer.price(
+                        self.provider, self.request_model, inp, out, self._cache_read, self._cache_creation, self._start_ns
+                    )
+            except Exception:  # noqa: BLE001
+                log_instrumentation_error("pricing")
+            if cost is not None:
+                attrs[semconv.GEN_AI_USAGE_COST_AMOUNT] = cost.amount
+                attrs[semconv.GEN_AI_USAGE_COST_CURRENCY] = semconv.COST_CURRENCY_USD
+                attrs[semconv.GEN_AI_USAGE_COST_SOURCE] = semconv.COST_SOURCE_LOCAL
+                attrs[semconv.OTEL_LLM_COST_PRICE_SOURCE] = cost.source
+            else:
+                attrs[semconv.OTEL_LLM_COST_UNPRICED] = True
+        else:
+            attrs[semconv.OTEL_LLM_USAGE_REPORTED] = False
+        if attrs:
+            span.set_attributes(attrs)
+        span.end()
+
+
+_tracer: trace.Tracer | None = None
+
+
+def default_tracer() -> trace.Tracer:
+    global _tracer
+    if _tracer is None:
+        _tracer = trace.get_tracer(semconv.INSTRUMENTATION_SCOPE, __version__)
+    return _tracer
+
+
+@contextmanager
+def genai_call(
+    operation: str = semconv.Operation.CHAT,
+    *,
+    provider: str,
+    model: str | None,
+    server_address: str | None = None,
+    server_port: int | None = None,
+    stream: bool = False,
+    request_attributes: Mapping[str, Any] | None = None,
+    input_messages: Sequence[dict[str, Any]] | None = None,
+    tracer: trace.Tracer | None = None,
+) -> Iterator[GenAICall]:
+    """Record one call of a client otel-llm does not wrap (see the module docstring)."""
+    call = GenAICall(
+        tracer or default_tracer(),
+        operation,
+        provider,
+        model,
+        server_address=server_address,
+        server_port=server_port,
+        stream=stream,
+        request_attributes=request_attributes,
+        input_messages=input_messages,
+        policy=ContentPolicy.from_env(),
+        make_current=True,
+    )
+    try:
+        yield call
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    else:
+        call.end()
