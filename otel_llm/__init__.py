@@ -1,5 +1,156 @@
-"""otel-llm: post-launch monitoring for LLM products on open standards."""
+"""otel-llm: post-launch monitoring for LLM products on open standards.
+
+The one-liner::
+
+    import otel_llm
+    otel_llm.instrument()                      # every supported SDK that is installed
+    otel_llm.instrument(metrics_port=9464)     # ... and serve Prometheus metrics in-process
+
+    with otel_llm.attributes(user_id="u-42", feature="search"):
+        client.chat.completions.create(...)    # one span, with tokens, cost and attribution
+
+See docs/instrumentation.md.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from otel_llm.attribution import attributes
+from otel_llm.instrumentation.genai_call import genai_call
+from otel_llm.outcomes import outcome, record_outcome
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+log = logging.getLogger(__name__)
+
+
+class Instrumentation:
+    """What ``instrument()`` did: the SDKs instrumented, and how to undo it."""
+
+    def __init__(self, instrumented: list[str], instrumentors: list[Any], metrics_server: Any = None) -> None:
+        self.instrumented = instrumented  # names, e.g. ["openai"]
+        self._instrumentors = instrumentors
+        self.metrics_server = metrics_server  # the /metrics HTTP server, when metrics_port was given
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self.metrics_server.server_port if self.metrics_server is not None else None
+
+    def uninstrument(self) -> None:
+        """Restore every SDK method exactly and stop the in-process /metrics server."""
+        for instrumentor in self._instrumentors:
+            if instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.uninstrument()
+        self._instrumentors = []
+        self.instrumented = []
+        server, self.metrics_server = self.metrics_server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def __repr__(self) -> str:
+        return f"Instrumentation(instrumented={self.instrumented!r}, metrics_port={self.metrics_port!r})"
+
+
+_lock = threading.Lock()
+_current: Instrumentation | None = None
+_metrics_processor: Any = None  # one per process: it registers its metrics in the default registry
+
+
+def instrument(
+    *,
+    tracer_provider: TracerProvider | None = None,
+    capture_content: bool | None = None,
+    redact: Callable[[str], str] | None = None,
+    prices_file: str | os.PathLike[str] | None = None,
+    metrics_port: int | None = None,
+) -> Instrumentation:
+    """Instrument every supported LLM SDK that is importable; safe to call again.
+
+    ``tracer_provider``: default the global one. ``capture_content``: record
+    prompts and completions (default: ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``),
+    after ``redact(text)``. ``prices_file``: price overrides (YAML/JSON; default
+    ``OTEL_LLM_PRICES_FILE``); a bad file raises ``otel_llm.pricing.PricesFileError``.
+    ``metrics_port``: also derive metrics from the spans in-process and serve
+    them on ``http://127.0.0.1:<port>/metrics`` (0 = a free port); creates an
+    SDK TracerProvider if none is configured.
+
+    Calling it again first undoes the previous call, so the latest settings win.
+    """
+    global _current
+    from otel_llm import pricing
+    from otel_llm.instrumentation.registry import INSTRUMENTORS
+
+    pricer = None
+    if prices_file is not None:
+        pricer = pricing.Pricer(overrides_file=prices_file)  # raises PricesFileError before touching anything
+        pricing.set_default_pricer(pricer)
+    with _lock:
+        if _current is not None:
+            _current.uninstrument()
+            _current = None
+        metrics_server = None
+        if metrics_port is not None:
+            tracer_provider, metrics_server = _serve_metrics(tracer_provider, metrics_port, pricer)
+        names, instrumentors = [], []
+        for known in INSTRUMENTORS:
+            if not known.sdk_available():
+                continue
+            try:
+                instrumentor = known.load()()
+                instrumentor.instrument(
+                    tracer_provider=tracer_provider, capture_content=capture_content, redact=redact, pricer=pricer,
+                )
+            except Exception:  # noqa: BLE001 - one broken integration must not stop the others
+                log.warning("otel-llm: could not instrument %s", known.name, exc_info=True)
+                continue
+            names.append(known.name)
+            instrumentors.append(instrumentor)
+        _current = Instrumentation(names, instrumentors, metrics_server)
+        return _current
+
+
+def uninstrument() -> None:
+    """Undo ``instrument()``: SDK methods are restored exactly."""
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.uninstrument()
+            _current = None
+
+
+def _serve_metrics(tracer_provider: Any, port: int, pricer: Any) -> tuple[Any, Any]:
+    """Attach the metrics span processor and start /metrics (the only place layers meet)."""
+    global _metrics_processor
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+
+    from otel_llm.processor import MetricsSpanProcessor, start_metrics_server
+
+    provider = tracer_provider or trace.get_tracer_provider()
+    if not isinstance(provider, SdkTracerProvider):
+        if tracer_provider is not None:
+            raise TypeError("otel_llm.instrument(metrics_port=...) needs an SDK TracerProvider")
+        provider = SdkTracerProvider()
+        trace.set_tracer_provider(provider)
+        provider = trace.get_tracer_provider()  # set_tracer_provider is once-only: use whichever won
+    if _metrics_processor is None:
+        _metrics_processor = MetricsSpanProcessor(pricer=pricer)
+    if _metrics_processor not in getattr(provider._active_span_processor, "_span_processors", ()):
+        provider.add_span_processor(_metrics_processor)
+    server, _ = start_metrics_server(port)
+    return provider, server
+
+
+__all__ = [
+    "Instrumentation", "attributes", "genai_call", "instrument", "outcome", "record_outcome", "uninstrument",
+    "__version__",
+]

@@ -21,10 +21,11 @@ cache-read and cache-creation tokens, which are priced at their own rates;
 reasoning tokens are part of ``output_tokens``.
 
 Speed: resolving a model and reading its price is done once per
-(provider, model) and cached. Flat prices are then applied with float
-arithmetic (~1 µs); tiered or time-conditional prices go through
-genai-prices' exact Decimal path with the request time, so historic prices
-are honoured.
+(provider, model) and cached. Flat and tiered prices (e.g. Claude Sonnet 4.5
+and Gemini 2.5 Pro above 200k input tokens) are then applied with float
+arithmetic (~1 µs), choosing the tier exactly as genai-prices does;
+time-conditional prices go through genai-prices' exact Decimal path with the
+request time, so historic prices are honoured.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from otel_llm import semconv
 
@@ -76,9 +77,12 @@ PROVIDER_IDS: dict[str, str | None] = {
 _TOKEN_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
 
 
-@dataclass(frozen=True, slots=True)
-class Cost:
-    """A priced call: the amount in USD and which price data produced it."""
+class Cost(NamedTuple):
+    """A priced call: the amount in USD and which price data produced it.
+
+    A NamedTuple rather than a frozen dataclass: one is built per priced call,
+    and this is the cheapest immutable record Python has.
+    """
 
     amount: float
     source: str
@@ -103,6 +107,51 @@ class FlatPrice:
             + cache_write * self.cache_write
             + output_tokens * self.output
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TieredPrice:
+    """Per-token prices that step up with the request's total input tokens.
+
+    Each kind is ``(base, ((start, price), ...))`` with tiers ascending. As in
+    genai-prices, a tier applies to *all* tokens of the call once the total
+    input tokens (cache included) exceed its start.
+    """
+
+    input: tuple[float, tuple[tuple[int, float], ...]]
+    output: tuple[float, tuple[tuple[int, float], ...]]
+    cache_read: tuple[float, tuple[tuple[int, float], ...]]
+    cache_write: tuple[float, tuple[tuple[int, float], ...]]
+
+    @staticmethod
+    def _rate(kind: tuple[float, tuple[tuple[int, float], ...]], total_input: int) -> float:
+        base, tiers = kind
+        for start, rate in reversed(tiers):
+            if total_input > start:
+                return rate
+        return base
+
+    def apply(self, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> float:
+        uncached = input_tokens - cache_read - cache_write
+        if uncached < 0:
+            uncached = 0
+        rate = self._rate
+        return (
+            uncached * rate(self.input, input_tokens)
+            + cache_read * rate(self.cache_read, input_tokens)
+            + cache_write * rate(self.cache_write, input_tokens)
+            + output_tokens * rate(self.output, input_tokens)
+        )
+
+
+def _per_token(value: Any) -> tuple[float, tuple[tuple[int, float], ...]] | None:
+    """A genai-prices Decimal or TieredPrices (USD per million) as per-token floats."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return float(value) / 1e6, ()
+    tiers = tuple(sorted((int(t.start), float(t.price) / 1e6) for t in value.tiers))
+    return float(value.base) / 1e6, tiers
 
 
 class PricesFileError(ValueError):
@@ -203,7 +252,7 @@ class Pricer:
         if entry is None:
             return None
         price, source = entry
-        if type(price) is FlatPrice:
+        if type(price) is FlatPrice or type(price) is TieredPrice:
             return Cost(price.apply(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens), source)
         return self._exact(price, source, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, at)
 
@@ -231,22 +280,32 @@ class Pricer:
             log.exception("otel-llm: price lookup failed for %s/%s", provider, model)
             return None
         prices = info.prices
-        if not isinstance(prices, list) and not any(
-            getattr(prices, k, None) is not None and not isinstance(getattr(prices, k), Decimal)
-            for k in _TOKEN_KEYS
-        ):
-            inp = float(getattr(prices, "input_mtok", None) or 0) / 1e6
-            if getattr(prices, "input_mtok", None) is None and getattr(prices, "output_mtok", None) is None:
-                return None  # not a token-priced model (images, audio...): unknown, not free
-            cr = getattr(prices, "cache_read_mtok", None)
-            cw = getattr(prices, "cache_write_mtok", None)
+        if isinstance(prices, list):
+            return info, self._data_source  # time-conditional: exact path with the request time
+        values = {k: getattr(prices, k, None) for k in _TOKEN_KEYS}
+        if values["input_mtok"] is None and values["output_mtok"] is None:
+            return None  # not a token-priced model (images, audio...): unknown, not free
+        if all(v is None or isinstance(v, Decimal) for v in values.values()):
+            inp = float(values["input_mtok"] or 0) / 1e6
+            cr, cw = values["cache_read_mtok"], values["cache_write_mtok"]
             flat = FlatPrice(
                 input=inp,
-                output=float(getattr(prices, "output_mtok", None) or 0) / 1e6,
+                output=float(values["output_mtok"] or 0) / 1e6,
                 cache_read=float(cr) / 1e6 if cr is not None else inp,
                 cache_write=float(cw) / 1e6 if cw is not None else inp,
             )
             return flat, self._data_source
+        if all(v is None or isinstance(v, Decimal) or _is_tiered(v) for v in values.values()):
+            zero: tuple[float, tuple[tuple[int, float], ...]] = (0.0, ())
+            inp_t = _per_token(values["input_mtok"]) or zero
+            tiered = TieredPrice(
+                input=inp_t,
+                output=_per_token(values["output_mtok"]) or zero,
+                # Unpriced cache tokens stay in genai-prices' input leaf, i.e. at the input rate.
+                cache_read=_per_token(values["cache_read_mtok"]) or inp_t,
+                cache_write=_per_token(values["cache_write_mtok"]) or inp_t,
+            )
+            return tiered, self._data_source
         return info, self._data_source
 
     @staticmethod
@@ -268,6 +327,12 @@ class Pricer:
             log.exception("otel-llm: price calculation failed for %s", getattr(info, "id", info))
             return None
         return Cost(float(result["total_price"]), source)
+
+
+def _is_tiered(value: Any) -> bool:
+    from genai_prices.types import TieredPrices
+
+    return isinstance(value, TieredPrices)
 
 
 _MISSING = object()

@@ -73,6 +73,17 @@ GEN_AI_EVALUATION_NAME = "gen_ai.evaluation.name"
 GEN_AI_EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value"
 GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
 GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
+# Evaluation names with a metric of their own (any other name is an automated
+# evaluator and becomes llm_quality_score{evaluator=<name>}).
+EVALUATION_USER_FEEDBACK = "user_feedback"  # score.label up|down, score.value 1.0|0.0
+EVALUATION_CORRECTION = "correction"
+EVALUATION_ESCALATION = "escalation"
+RATING_UP = "up"
+RATING_DOWN = "down"
+# otel-llm's own attributes on evaluation events: the kind of feedback and who gave it
+# (user ids stay on events and in the eval store; they never become metric labels).
+OTEL_LLM_FEEDBACK_ID = "otel_llm.feedback.id"
+OTEL_LLM_EVALUATION_SOURCE = "otel_llm.evaluation.source"  # user | evaluator
 
 # Older and foreign conventions the processor also reads (never written).
 GEN_AI_USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"
@@ -90,6 +101,8 @@ OPENLLMETRY_USAGE_TOTAL_TOKENS = "llm.usage.total_tokens"
 OPENLLMETRY_REQUEST_TYPE = "llm.request.type"
 OPENLIT_USAGE_COST = "gen_ai.usage.cost"  # OpenLIT's single-float cost
 ANTHROPIC_NATIVE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+# The anthropic SDK's native spans carry the stop reason here, not in gen_ai.response.finish_reasons.
+ANTHROPIC_NATIVE_STOP_REASON = "anthropic.message.stop_reason"
 
 # --------------------------------------------------------------------------
 # Well-known attribute values
@@ -160,6 +173,11 @@ EXPERIMENT = "otel_llm.experiment"
 VARIANT = "otel_llm.variant"
 OUTCOME_NAME = "otel_llm.outcome.name"
 OUTCOME_SUCCESS = "otel_llm.outcome.success"
+# On the ``outcome {name}`` span otel_llm.outcome() emits when its scope ends: the
+# summed cost and the number of the LLM calls that served it (retries included).
+OUTCOME_COST_AMOUNT = "otel_llm.outcome.cost.amount"
+OUTCOME_CALLS = "otel_llm.outcome.calls"
+OUTCOME_SPAN_PREFIX = "outcome "
 ATTRIBUTION_KEYS = (USER_ID, CUSTOMER_ID, FEATURE, EXPERIMENT, VARIANT)
 
 # Instrumentation scope name of otel-llm's tracer.
@@ -170,6 +188,10 @@ ANTHROPIC_NATIVE_SCOPE = "com.anthropic.sdk.python"
 # Environment variables.
 ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 ENV_PRICES_FILE = "OTEL_LLM_PRICES_FILE"
+# Path of the embedded eval store (SQLite); default ./otel-llm-evals.sqlite3.
+ENV_EVAL_STORE = "OTEL_LLM_EVAL_STORE"
+# Feature name under which the LLM-as-judge's own calls are attributed (and never sampled).
+JUDGE_FEATURE = "otel_llm.judge"
 
 # --------------------------------------------------------------------------
 # Metrics: the contract every rule, dashboard and report reads
@@ -272,7 +294,7 @@ LABEL_OVERFLOW = MetricSpec(
 )
 RECEIVER_SPANS = MetricSpec(
     "otel_llm_receiver_spans_total", "counter", "spans", (LABEL_RESULT, LABEL_REASON),
-    "Spans received by otel-llm collector: accepted, rejected or dropped, with the reason.",
+    "Spans received by otel-llm collector: accepted, ignored (not GenAI) or rejected, with the reason.",
 )
 # Quality, feedback, outcomes: filled by the feedback, evaluation and cost issues.
 FEEDBACK = MetricSpec(
@@ -304,6 +326,103 @@ EVALSET_AGE = MetricSpec(
     "Time since the golden eval set was last refreshed from production samples.",
 )
 
+# Self-metrics of `otel-llm collector` (the receiver), per request, not per span.
+LABEL_TRANSPORT = "transport"
+LABEL_SIGNAL = "signal"
+LABEL_CODE = "code"
+RECEIVER_REQUESTS = MetricSpec(
+    "otel_llm_receiver_requests_total", "counter", "requests", (LABEL_TRANSPORT, LABEL_SIGNAL, LABEL_CODE),
+    "OTLP export requests handled by otel-llm collector, by transport (grpc|http) and result code.",
+)
+RECEIVER_BYTES = MetricSpec(
+    "otel_llm_receiver_request_bytes_total", "counter", "bytes", (LABEL_TRANSPORT, LABEL_SIGNAL),
+    "Bytes of OTLP request bodies received (after decompression).",
+)
+RECEIVER_PROCESSING = MetricSpec(
+    "otel_llm_receiver_processing_seconds", "histogram", "seconds", (LABEL_TRANSPORT, LABEL_SIGNAL),
+    "Time spent decoding and deriving metrics from one OTLP request, queue wait included.",
+    (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+RECEIVER_QUEUE_DEPTH = MetricSpec(
+    "otel_llm_receiver_queue_depth", "gauge", "requests", (),
+    "Export requests admitted and waiting for or in processing (bounded by max_pending_requests).",
+)
+RECEIVER_QUEUE_CAPACITY = MetricSpec(
+    "otel_llm_receiver_queue_capacity", "gauge", "requests", (),
+    "The configured bound on admitted requests; past it clients get RESOURCE_EXHAUSTED / 429.",
+)
+EVALUATIONS_DROPPED = MetricSpec(
+    "llm_evaluation_events_dropped_total", "counter", "events", (LABEL_REASON,),
+    "gen_ai.evaluation.result events that could not be turned into a metric, by reason.",
+)
+
+# Self-metrics of the background evaluation worker (otel_llm.evaluation).
+EVALUATION_DROPPED = MetricSpec(
+    "otel_llm_evaluation_dropped_total", "counter", "interactions", (LABEL_REASON,),
+    "Sampled interactions not evaluated: queue_full, no_content, evaluator_error, store_error.",
+)
+EVALUATION_QUEUE_DEPTH = MetricSpec(
+    "otel_llm_evaluation_queue_depth", "gauge", "interactions", (),
+    "Interactions waiting for the evaluation worker (bounded; past the bound they are dropped).",
+)
+
+# Experiments and drift (otel_llm.experiments, otel_llm.drift): exported by their own collectors.
+LABEL_KIND = "kind"
+LABEL_SIGNAL_NAME = "signal"
+LABEL_WINDOW = "window"
+EXPERIMENT_ASSIGNMENTS = MetricSpec(
+    "llm_experiment_assignments_total", "counter", "assignments", (LABEL_EXPERIMENT, LABEL_VARIANT),
+    "Calls to otel_llm.experiments.assign() inside the experiment's window, by variant.",
+)
+EXPERIMENT_USERS = MetricSpec(
+    "llm_experiment_users", "gauge", "users", (LABEL_EXPERIMENT, LABEL_VARIANT),
+    "Distinct users assigned to each variant by this process since it started.",
+)
+INPUT_DRIFT_PSI = MetricSpec(
+    "llm_input_drift_psi", "gauge", "psi", (LABEL_SERVICE, LABEL_FEATURE),
+    "Population stability index of the current query-topic mix against the baseline window.",
+)
+INPUT_DRIFT_JS = MetricSpec(
+    "llm_input_drift_js_distance", "gauge", "ratio", (LABEL_SERVICE, LABEL_FEATURE),
+    "Jensen-Shannon distance (base 2, 0..1) of the current query-topic mix against the baseline.",
+)
+OUT_OF_SCOPE_RATIO = MetricSpec(
+    "llm_out_of_scope_ratio", "gauge", "ratio", (LABEL_SERVICE, LABEL_FEATURE),
+    "Share of recent sampled queries the topic classifier marks out of scope.",
+)
+QUERY_REPEAT_RATIO = MetricSpec(
+    "llm_query_repeat_ratio", "gauge", "ratio", (LABEL_SERVICE, LABEL_FEATURE, LABEL_KIND),
+    "Share of recent sampled queries repeating an earlier one (kind=exact after normalisation, or near).",
+)
+MODEL_CHANGES = MetricSpec(
+    "llm_model_change_total", "counter", "changes", (LABEL_SERVICE, LABEL_REQUEST_MODEL, LABEL_KIND),
+    "Changes of response model or system fingerprint (kind) seen for the same requested model.",
+)
+OUTPUT_SIGNAL_RATIO = MetricSpec(
+    "llm_output_signal_ratio", "gauge", "ratio", (LABEL_SERVICE, LABEL_FEATURE, LABEL_SIGNAL_NAME, LABEL_WINDOW),
+    "Share of responses showing a signal (refusal, invalid_json, non_answer, truncated) in window=current|baseline.",
+)
+OUTPUT_SIGNAL_DRIFT = MetricSpec(
+    "llm_output_signal_drift", "gauge", "bool", (LABEL_SERVICE, LABEL_FEATURE, LABEL_SIGNAL_NAME),
+    "1 while the current rate of a response signal is significantly above its baseline, else 0.",
+)
+FINISH_REASON_DRIFT_PSI = MetricSpec(
+    "llm_finish_reason_drift_psi", "gauge", "psi", (LABEL_SERVICE, LABEL_FEATURE),
+    "Population stability index of the current finish-reason mix against the baseline window.",
+)
+DRIFT_SPANS = MetricSpec(
+    "llm_drift_spans_total", "counter", "spans", (LABEL_RESULT,),
+    "Spans seen by the drift monitor: result=used, no_content (capture off), unsampled, dropped or invalid.",
+)
+
+# Decisions of the opt-in cost guard (otel_llm.guard), counted in the app process.
+LABEL_DECISION = "decision"
+LABEL_POLICY = "policy"
+GUARD_DECISIONS = MetricSpec(
+    "llm_guard_decisions_total", "counter", "calls", (LABEL_DECISION, LABEL_POLICY),
+    "Calls seen by otel_llm.guard: allow, reroute, delay, refuse, or allow_unknown (state unknown).",
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     OPERATION_DURATION,
     TOKEN_USAGE,
@@ -321,5 +440,25 @@ METRICS: tuple[MetricSpec, ...] = (
     QUALITY_SCORE,
     OUTCOMES,
     OUTCOME_COST,
+    GUARD_DECISIONS,
     EVALSET_AGE,
+    EVALUATIONS_DROPPED,
+    EVALUATION_DROPPED,
+    EVALUATION_QUEUE_DEPTH,
+    RECEIVER_REQUESTS,
+    RECEIVER_BYTES,
+    RECEIVER_PROCESSING,
+    RECEIVER_QUEUE_DEPTH,
+    RECEIVER_QUEUE_CAPACITY,
+    EXPERIMENT_ASSIGNMENTS,
+    EXPERIMENT_USERS,
+    INPUT_DRIFT_PSI,
+    INPUT_DRIFT_JS,
+    OUT_OF_SCOPE_RATIO,
+    QUERY_REPEAT_RATIO,
+    MODEL_CHANGES,
+    OUTPUT_SIGNAL_RATIO,
+    OUTPUT_SIGNAL_DRIFT,
+    FINISH_REASON_DRIFT_PSI,
+    DRIFT_SPANS,
 )

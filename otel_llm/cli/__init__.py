@@ -16,6 +16,13 @@ from collections.abc import Sequence
 
 # One line per subcommand module (otel_llm.cli.<name>).
 SUBCOMMANDS: tuple[str, ...] = (
+    "collector",
+    "report",
+    "generate",
+    "experiments",
+    "advise",
+    "demo",
+    "evalset",
 )
 
 

@@ -37,6 +37,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_llm import __version__, semconv
 from otel_llm.attribution import current_attributes
 from otel_llm.content import ContentPolicy
+from otel_llm.outcomes import note_llm_call
 from otel_llm.pricing import Pricer, default_pricer
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,29 @@ def _valid_count(value: Any) -> int | None:
     return None
 
 
+def _redact_tool_parts(messages: Sequence[dict[str, Any]], policy: ContentPolicy) -> Sequence[dict[str, Any]]:
+    """Redact tool-call ``arguments`` and tool-result ``response`` strings too.
+
+    ``ContentPolicy.messages_json`` redacts ``content`` strings only, but tool calls
+    carry user data as well. Parts are copied, never changed in place.
+    """
+    out = []
+    for message in messages:
+        parts = message.get("parts") if isinstance(message, dict) else None
+        if parts and any(isinstance(p, dict) and ("arguments" in p or "response" in p) for p in parts):
+            new_parts = []
+            for part in parts:
+                if isinstance(part, dict):
+                    for key in ("arguments", "response"):
+                        value = part.get(key)
+                        if isinstance(value, str):
+                            part = {**part, key: policy.text(value)}
+                new_parts.append(part)
+            message = {**message, "parts": new_parts}
+        out.append(message)
+    return out
+
+
 class GenAICall:
     """A started GenAI span, filled in as the response arrives."""
 
@@ -79,6 +103,7 @@ class GenAICall:
         "_usage_seen",
         "_ended",
         "_token",
+        "_pending",
     )
 
     def __init__(
@@ -115,7 +140,7 @@ class GenAICall:
         if scope:
             attrs.update(scope)
         if input_messages is not None and policy is not None and policy.enabled:
-            attrs[semconv.GEN_AI_INPUT_MESSAGES] = policy.messages_json(input_messages)
+            attrs[semconv.GEN_AI_INPUT_MESSAGES] = policy.messages_json(_redact_tool_parts(input_messages, policy))
         self._start_ns = time.time_ns()
         self.span = tracer.start_span(
             f"{operation} {request_model}" if request_model else operation,
@@ -137,6 +162,9 @@ class GenAICall:
         self._usage_seen = False
         self._ended = False
         self._token: object | None = None
+        # Attributes learnt after the start are written in one set_attributes() at end():
+        # one lock and one validation pass instead of one per attribute.
+        self._pending: dict[str, Any] = {}
         if make_current:
             self._token = otel_context.attach(trace.set_span_in_context(self.span))
 
@@ -154,14 +182,14 @@ class GenAICall:
         response_id: str | None = None,
         finish_reasons: Sequence[str] | None = None,
     ) -> None:
-        span = self.span
+        pending = self._pending
         if model:
             self.response_model = model
-            span.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, model)
+            pending[semconv.GEN_AI_RESPONSE_MODEL] = model
         if response_id:
-            span.set_attribute(semconv.GEN_AI_RESPONSE_ID, response_id)
+            pending[semconv.GEN_AI_RESPONSE_ID] = response_id
         if finish_reasons:
-            span.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, list(finish_reasons))
+            pending[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = list(finish_reasons)
 
     def set_usage(
         self,
@@ -173,21 +201,25 @@ class GenAICall:
         reasoning_tokens: Any = None,
     ) -> None:
         """Record usage as the provider reports it. ``input_tokens`` must include cached tokens."""
-        inp = _valid_count(input_tokens)
-        out = _valid_count(output_tokens)
+        # Plain non-negative ints (the common case) skip the _valid_count call.
+        inp = input_tokens if type(input_tokens) is int and input_tokens >= 0 else _valid_count(input_tokens)
+        out = output_tokens if type(output_tokens) is int and output_tokens >= 0 else _valid_count(output_tokens)
         if inp is not None:
             self._input_tokens = inp
         if out is not None:
             self._output_tokens = out
-        cr = _valid_count(cache_read_tokens)
-        if cr is not None:
-            self._cache_read = cr
-        cc = _valid_count(cache_creation_tokens)
-        if cc is not None:
-            self._cache_creation = cc
-        rs = _valid_count(reasoning_tokens)
-        if rs is not None:
-            self._reasoning = rs
+        if cache_read_tokens is not None:
+            cr = _valid_count(cache_read_tokens)
+            if cr is not None:
+                self._cache_read = cr
+        if cache_creation_tokens is not None:
+            cc = _valid_count(cache_creation_tokens)
+            if cc is not None:
+                self._cache_creation = cc
+        if reasoning_tokens is not None:
+            rs = _valid_count(reasoning_tokens)
+            if rs is not None:
+                self._reasoning = rs
         if inp is not None or out is not None:
             self._usage_seen = True
 
@@ -199,23 +231,26 @@ class GenAICall:
     def set_output_messages(self, messages: Sequence[dict[str, Any]]) -> None:
         policy = self._policy
         if policy is not None and policy.enabled:
-            self.span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, policy.messages_json(messages))
+            self._pending[semconv.GEN_AI_OUTPUT_MESSAGES] = policy.messages_json(_redact_tool_parts(messages, policy))
 
     @property
     def content_enabled(self) -> bool:
         return self._policy is not None and self._policy.enabled
 
     def set_attribute(self, key: str, value: Any) -> None:
-        self.span.set_attribute(key, value)
+        """Add an attribute; it is written with the others when the span ends."""
+        if self._ended:
+            self.span.set_attribute(key, value)  # no-op on an ended span, as the SDK does
+        else:
+            self._pending[key] = value
 
     # -- ending -------------------------------------------------------------
     def fail(self, exc: BaseException) -> None:
         """Record an error and end the span. The caller re-raises ``exc`` itself."""
         if self._ended:
             return
-        span = self.span
-        span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
-        span.set_status(Status(StatusCode.ERROR, str(exc)[:512]))
+        self._pending[semconv.ERROR_TYPE] = type(exc).__qualname__
+        self.span.set_status(Status(StatusCode.ERROR, str(exc)[:512]))
         self.end()
 
     def end(self, *, incomplete: bool = False) -> None:
@@ -223,9 +258,12 @@ class GenAICall:
         if self._ended:
             return
         self._ended = True
-        self.detach()
+        token = self._token
+        if token is not None:
+            self._token = None
+            otel_context.detach(token)  # type: ignore[arg-type]
         span = self.span
-        attrs: dict[str, Any] = {}
+        attrs = self._pending
         if incomplete:
             attrs[semconv.OTEL_LLM_STREAM_INCOMPLETE] = True
         if self._first_chunk_ns:
@@ -266,6 +304,8 @@ class GenAICall:
         if attrs:
             span.set_attributes(attrs)
         span.end()
+        # The open otel_llm.outcome() scope, if any, sums the cost of its calls.
+        note_llm_call(attrs.get(semconv.GEN_AI_USAGE_COST_AMOUNT))
 
 
 _tracer: trace.Tracer | None = None

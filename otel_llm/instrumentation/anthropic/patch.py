@@ -1,0 +1,234 @@
+"""The Anthropic integration: ``messages.create`` / ``parse`` and the ``messages.stream()`` helper.
+
+``create`` and ``parse`` run through the shared skeleton
+(``otel_llm.instrumentation.wrapping``): guard hook, span current while the
+SDK runs, the SDK's exception re-raised as the same object, the Message
+recorded or the event stream proxied. The ``stream()`` helper makes no request
+until ``with`` / ``async with``, so its span starts in ``__enter__``.
+
+While one of these calls runs, the SDK's native span for the same request is
+replaced by a non-recording span carrying our span's context
+(``native_span_wrapper``): one call, one span, one cost.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import wrapt
+from opentelemetry import trace
+
+from otel_llm import semconv
+from otel_llm.content import ContentPolicy
+from otel_llm.instrumentation import hooks
+from otel_llm.instrumentation.anthropic import request as req
+from otel_llm.instrumentation.anthropic.response import record_message
+from otel_llm.instrumentation.anthropic.streams import (
+    AnthropicStream,
+    AsyncAnthropicStream,
+    MessageEventBuffer,
+)
+from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
+from otel_llm.instrumentation.suppression import is_suppressed
+from otel_llm.instrumentation.wrapping import Integration, apply_outcome
+from otel_llm.pricing import Pricer
+
+log = logging.getLogger(__name__)
+
+# The call an Anthropic wrapper is recording right now, read by the native-span wrapper.
+_recording: ContextVar[GenAICall | None] = ContextVar("otel_llm_anthropic_recording", default=None)
+
+
+def _read_raw(result: Any) -> bool:
+    """A ``with_raw_response`` result whose body is already read: parsing it changes nothing for the caller.
+
+    A streamed one, or ``with_streaming_response``'s unread body, is left alone (no usage then).
+    """
+    if getattr(result, "_is_sse_stream", False) or getattr(result, "_stream", False):
+        return False
+    return bool(getattr(getattr(result, "http_response", None), "is_closed", False))
+
+
+class Anthropic(Integration):
+    name = "anthropic"
+
+    def __init__(self, tracer: trace.Tracer, policy: ContentPolicy, pricer: Pricer | None, *,
+                 message_types: tuple[type, ...], stream_types: tuple[type, ...],
+                 raw_types: tuple[type, ...], async_raw_types: tuple[type, ...]) -> None:
+        super().__init__()
+        self.tracer = tracer
+        self.policy = policy
+        self.pricer = pricer
+        self.message_types = message_types
+        self.stream_types = stream_types
+        self.raw_types = raw_types  # with_raw_response results whose parse() is sync
+        self.async_raw_types = async_raw_types
+
+    def provider(self, instance: Any, kwargs: Mapping[str, Any]) -> str:
+        return req.provider_of(getattr(instance, "_client", None))
+
+    def server(self, instance: Any, kwargs: Mapping[str, Any]) -> tuple[str | None, int | None]:
+        return req.server_of(getattr(instance, "_client", None))
+
+    def start(self, instance: Any, kwargs: Mapping[str, Any], extra: Mapping[str, Any] | None,
+              stream: bool | None = None) -> GenAICall:
+        client = getattr(instance, "_client", None)
+        host, port = req.server_of(client)
+        attrs = req.request_attributes(kwargs)
+        if extra:
+            attrs.update(extra)
+        messages = None
+        if self.policy.enabled:
+            messages = req.input_messages(kwargs)
+            instructions = req.system_instructions(kwargs, self.policy)
+            if instructions is not None:
+                attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+        return GenAICall(
+            self.tracer, self.operation, req.provider_of(client), self.model(instance, kwargs),
+            server_address=host, server_port=port,
+            stream=kwargs.get("stream") is True if stream is None else stream,
+            request_attributes=attrs, input_messages=messages, policy=self.policy, pricer=self.pricer,
+            make_current=True,
+        )
+
+    def enter(self, call: GenAICall) -> Any:
+        return _recording.set(call)
+
+    def exit(self, token: Any) -> None:
+        _recording.reset(token)
+
+    def finish(self, call: GenAICall, result: Any, is_async: bool, token: Any = None, parsed: Any = None) -> Any:
+        if isinstance(result, self.message_types):
+            record_message(call, result)
+            call.end()
+            return result
+        if isinstance(result, self.stream_types):
+            cls = AsyncAnthropicStream if is_async else AnthropicStream
+            return cls(result, call, MessageEventBuffer(self.policy.enabled))
+        if parsed is None and isinstance(result, self.raw_types) and _read_raw(result):
+            parsed = result.parse()  # cached by the SDK: the caller's parse() returns the same object
+        if isinstance(parsed, self.message_types):
+            record_message(call, parsed)
+        call.end()
+        return result
+
+    async def finish_async(self, call: GenAICall, result: Any, token: Any = None) -> Any:
+        parsed = None
+        if isinstance(result, self.async_raw_types) and _read_raw(result):
+            parsed = await result.parse()
+        return self.finish(call, result, True, token, parsed)
+
+
+# -- messages.stream(...) helper --------------------------------------------------------
+def stream_wrapper(it: Anthropic) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if not it.active or is_suppressed():
+            return wrapped(*args, **kwargs)
+        extra: dict[str, Any] = {}
+        if hooks.before_call is not None:
+            is_async = type(instance).__name__.startswith("Async")
+            try:
+                outcome = hooks.before_call(it.guard_request(instance, kwargs, is_async))
+                if inspect.isawaitable(outcome):  # stream() is sync even on the async client
+                    if inspect.iscoroutine(outcome):
+                        outcome.close()
+                    log.warning("otel-llm: an async guard hook cannot run for messages.stream(); allowed")
+                    outcome = None
+                kwargs, extra = apply_outcome(outcome, kwargs)
+            except hooks.CallRefused as exc:
+                try:
+                    it.start(instance, kwargs, {semconv.OTEL_LLM_GUARD_DECISION: "refuse"}, True).fail(exc)
+                except Exception:  # noqa: BLE001
+                    log_instrumentation_error("anthropic guard refusal span")
+                raise
+            except Exception:  # noqa: BLE001
+                log_instrumentation_error("guard hook")
+        manager = wrapped(*args, **kwargs)
+        cls = _AsyncStreamManager if hasattr(type(manager), "__aenter__") else _StreamManager
+        return cls(manager, it, instance, kwargs, extra)
+
+    return wrapper
+
+
+class _ManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    def __init__(self, manager: Any, it: Anthropic, resource: Any, kwargs: dict[str, Any], extra: dict) -> None:
+        super().__init__(manager)
+        self._self_args = (it, resource, kwargs, extra)
+
+    def _begin(self) -> tuple[GenAICall | None, Any]:
+        it, resource, kwargs, extra = self._self_args
+        if not it.active:
+            return None, None
+        try:
+            call = it.start(resource, kwargs, extra, True)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error("anthropic stream start")
+            return None, None
+        return call, _recording.set(call)
+
+    def _opened(self, call: GenAICall, token: Any, message_stream: Any, cls: type) -> Any:
+        _recording.reset(token)
+        call.detach()
+        it = self._self_args[0]
+        try:  # put the recording proxy between the helper and its raw event stream
+            message_stream._raw_stream = cls(message_stream._raw_stream, call, MessageEventBuffer(it.policy.enabled))
+        except Exception:  # noqa: BLE001 - an SDK without `_raw_stream`: record the call without usage
+            log_instrumentation_error("anthropic stream helper")
+            call.end()
+        return message_stream
+
+
+class _StreamManager(_ManagerBase):
+    def __enter__(self) -> Any:
+        call, token = self._begin()
+        if call is None:
+            return self.__wrapped__.__enter__()
+        try:
+            message_stream = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            _recording.reset(token)
+            call.fail(exc)
+            raise
+        return self._opened(call, token, message_stream, AnthropicStream)
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.__wrapped__.__exit__(*exc)
+
+
+class _AsyncStreamManager(_ManagerBase):
+    async def __aenter__(self) -> Any:
+        call, token = self._begin()
+        if call is None:
+            return await self.__wrapped__.__aenter__()
+        try:
+            message_stream = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            _recording.reset(token)
+            call.fail(exc)
+            raise
+        return self._opened(call, token, message_stream, AsyncAnthropicStream)
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self.__wrapped__.__aexit__(*exc)
+
+
+# -- the SDK's native tracing ------------------------------------------------------------
+def native_span_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """Replace the SDK's own span of a call we record by a non-recording span in our span's context.
+
+    The SDK then records nothing (no second CLIENT span, no second cost) but
+    still propagates trace context (``traceparent`` of our span) and nests HTTP
+    client spans under our span, as it would under its own.
+    """
+    call = _recording.get()
+    if call is None:
+        return wrapped(*args, **kwargs)
+    try:
+        return trace.NonRecordingSpan(call.span.get_span_context())
+    except Exception:  # noqa: BLE001
+        log_instrumentation_error("anthropic native span")
+        return wrapped(*args, **kwargs)

@@ -1,0 +1,251 @@
+"""Wrapper factories for the OpenAI SDK methods, sync and async twins.
+
+Each wrapper: (optionally) asks the guard hook, starts a ``GenAICall`` (the
+span is current while the SDK runs, so HTTP spans nest under it), calls the
+SDK, then either finishes the span from the response or hands back a stream
+proxy that finishes it later. The SDK's own exception is recorded and re-raised
+as the same object; an error of ours is logged once and the call proceeds as
+if uninstrumented.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+
+from otel_llm import semconv
+from otel_llm.attribution import current_attributes
+from otel_llm.content import ContentPolicy
+from otel_llm.instrumentation import hooks
+from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
+from otel_llm.instrumentation.openai.request import ServerResolver
+from otel_llm.instrumentation.openai.streams import AsyncOpenAIStream, OpenAIStream, RawStreamResponse
+from otel_llm.instrumentation.suppression import is_suppressed
+from otel_llm.pricing import Pricer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """How one SDK method maps onto a GenAI operation."""
+
+    operation: str
+    request_attributes: Callable[[Mapping[str, Any]], dict[str, Any]]
+    input_messages: Callable[[Mapping[str, Any]], list[dict[str, Any]] | None]
+    record: Callable[[GenAICall, Any], None]
+    stream_buffer: Callable[[bool], Any] | None = None  # None: the method never streams
+    instructions: Callable[[Mapping[str, Any]], str | None] | None = None
+
+
+class Telemetry:
+    """Everything a wrapper needs, built once per ``instrument()``.
+
+    ``active`` turns wrappers that outlived ``uninstrument()`` (bound methods
+    the SDK cached, e.g. in ``with_raw_response``) into pass-throughs.
+    """
+
+    __slots__ = ("tracer", "policy", "pricer", "resolver", "raw_response_type", "stream_types", "active")
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        policy: ContentPolicy,
+        pricer: Pricer | None,
+        resolver: ServerResolver,
+        raw_response_type: type | None,
+        stream_types: tuple[type, ...],
+    ) -> None:
+        self.tracer = tracer
+        self.policy = policy
+        self.pricer = pricer
+        self.resolver = resolver
+        self.raw_response_type = raw_response_type
+        self.stream_types = stream_types
+        self.active = True
+
+
+# -- shared steps ---------------------------------------------------------------
+def _request(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: dict[str, Any], is_async: bool) -> hooks.CallRequest:
+    provider, host, _ = t.resolver.resolve(instance)
+    model = kwargs.get("model")
+    return hooks.CallRequest(
+        provider=provider,
+        operation=endpoint.operation,
+        request_model=model if type(model) is str else None,
+        attribution=current_attributes(),
+        server_address=host,
+        is_async=is_async,
+    )
+
+
+def _apply_outcome(outcome: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply a GuardOutcome: (kwargs for the SDK, span attributes to add)."""
+    if not isinstance(outcome, hooks.GuardOutcome):
+        if outcome is not None:
+            log.warning("otel-llm: guard hook returned %r, not a GuardOutcome; ignored", type(outcome).__name__)
+        return kwargs, {}
+    extra = {semconv.OTEL_LLM_GUARD_DECISION: outcome.decision}
+    original = kwargs.get("model")
+    if outcome.model and outcome.model != original:
+        kwargs = {**kwargs, "model": outcome.model}
+        if type(original) is str:
+            extra[semconv.OTEL_LLM_GUARD_ORIGINAL_MODEL] = original
+    return kwargs, extra
+
+
+def _start(
+    endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: Mapping[str, Any], guard_attrs: Mapping[str, Any] | None
+) -> GenAICall:
+    provider, host, port = t.resolver.resolve(instance)
+    model = kwargs.get("model")
+    if type(model) is not str:
+        model = None
+    stream = kwargs.get("stream") is True
+    attrs = endpoint.request_attributes(kwargs)
+    if guard_attrs:
+        attrs.update(guard_attrs)
+    policy = t.policy
+    messages = None
+    if policy.enabled:
+        messages = endpoint.input_messages(kwargs)
+        if endpoint.instructions is not None:
+            instructions = endpoint.instructions(kwargs)
+            if instructions is not None:
+                attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = json.dumps(
+                    [{"type": "text", "content": policy.text(instructions)}], ensure_ascii=False
+                )
+    return GenAICall(
+        t.tracer,
+        endpoint.operation,
+        provider,
+        model,
+        server_address=host,
+        server_port=port,
+        stream=stream,
+        request_attributes=attrs,
+        input_messages=messages,
+        policy=policy,
+        pricer=t.pricer,
+        make_current=True,
+    )
+
+
+def _refused(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: Mapping[str, Any], exc: BaseException) -> None:
+    try:
+        call = _start(endpoint, t, instance, kwargs, {semconv.OTEL_LLM_GUARD_DECISION: "refuse"})
+        call.fail(exc)
+    except Exception:  # noqa: BLE001
+        log_instrumentation_error("guard refusal span")
+
+
+def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_async: bool) -> Any:
+    """Finish the span from the result, or wrap a stream; always return what the caller should get."""
+    try:
+        call.detach()
+        raw_type = t.raw_response_type
+        if raw_type is not None and isinstance(result, raw_type):  # with_raw_response
+            if getattr(result, "_stream", False) and endpoint.stream_buffer is not None:
+                capture = t.policy.enabled
+                stream_cls = AsyncOpenAIStream if is_async else OpenAIStream
+                make_buffer = endpoint.stream_buffer
+
+                def wrap(stream: Any) -> Any:
+                    return stream_cls(stream, call, make_buffer(capture))
+
+                return RawStreamResponse(result, call, wrap)
+            endpoint.record(call, result.parse())  # cached by the SDK: the caller's parse() is free
+            call.end()
+            return result
+        if endpoint.stream_buffer is not None and isinstance(result, t.stream_types):
+            stream_cls = AsyncOpenAIStream if is_async else OpenAIStream
+            return stream_cls(result, call, endpoint.stream_buffer(t.policy.enabled))
+        endpoint.record(call, result)
+        call.end()
+    except Exception:  # noqa: BLE001
+        log_instrumentation_error(f"{endpoint.operation} response")
+        try:
+            call.end()
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error("span end")
+    return result
+
+
+def _guard(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: dict[str, Any], is_async: bool) -> Any:
+    """Run the sync part of the hook; CallRefused propagates, other errors are logged."""
+    hook = hooks.before_call
+    request = _request(endpoint, t, instance, kwargs, is_async)
+    return hook(request) if hook is not None else None
+
+
+# -- wrapper factories ------------------------------------------------------------
+def sync_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not t.active or is_suppressed():
+            return wrapped(*args, **kwargs)
+        guard_attrs = None
+        if hooks.before_call is not None:
+            try:
+                outcome = _guard(endpoint, t, instance, kwargs, False)
+                kwargs, guard_attrs = _apply_outcome(outcome, kwargs)
+            except hooks.CallRefused as exc:
+                _refused(endpoint, t, instance, kwargs, exc)
+                raise
+            except Exception:  # noqa: BLE001
+                log_instrumentation_error("guard hook")
+        try:
+            call = _start(endpoint, t, instance, kwargs, guard_attrs)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error(f"{endpoint.operation} start")
+            return wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            try:
+                call.fail(exc)
+            except Exception:  # noqa: BLE001
+                log_instrumentation_error("span fail")
+            raise
+        return _finish(endpoint, t, call, result, False)
+
+    return wrapper
+
+
+def async_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not t.active or is_suppressed():
+            return await wrapped(*args, **kwargs)
+        guard_attrs = None
+        if hooks.before_call is not None:
+            try:
+                outcome = _guard(endpoint, t, instance, kwargs, True)
+                if inspect.isawaitable(outcome):
+                    outcome = await outcome
+                kwargs, guard_attrs = _apply_outcome(outcome, kwargs)
+            except hooks.CallRefused as exc:
+                _refused(endpoint, t, instance, kwargs, exc)
+                raise
+            except Exception:  # noqa: BLE001
+                log_instrumentation_error("guard hook")
+        try:
+            call = _start(endpoint, t, instance, kwargs, guard_attrs)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error(f"{endpoint.operation} start")
+            return await wrapped(*args, **kwargs)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            try:
+                call.fail(exc)
+            except Exception:  # noqa: BLE001
+                log_instrumentation_error("span fail")
+            raise
+        return _finish(endpoint, t, call, result, True)
+
+    return wrapper

@@ -1,0 +1,146 @@
+"""Streamed OpenAI responses: buffers that accumulate deltas, and the stream proxies using them.
+
+A buffer sees every chunk (``add``) and, once, writes what it gathered onto
+the call (``finish``). Text is accumulated only when content capture is on, so
+a stream costs a few attribute reads per chunk otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import wrapt
+
+from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
+from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
+from otel_llm.instrumentation.openai.response import _openai_extras, record_chat_usage, record_response
+
+_NONE: dict[Any, Any] = {}  # shared, never written: content capture is off
+
+
+class ChatStreamBuffer:
+    """Chat Completions chunks: id, model, finish reasons, usage (final chunk), text and tool calls."""
+
+    __slots__ = ("capture", "last", "usage", "finish", "text", "tools")
+
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
+        self.last: Any = None  # the latest chunk carrying id/model/fingerprint
+        self.usage: Any = None
+        self.finish: dict[int, str] = {}
+        # Text and tool calls are only accumulated when content is captured.
+        self.text: dict[int, list[str]] = {} if capture else _NONE
+        self.tools: dict[int, dict[int, dict[str, Any]]] = {} if capture else _NONE
+
+    def add(self, chunk: Any) -> None:
+        # Plain attribute reads: every ChatCompletionChunk in the supported SDKs has these
+        # fields, and the stream wrapper logs (never raises) if one were missing.
+        self.last = chunk
+        usage = chunk.usage
+        if usage is not None:
+            self.usage = usage
+        for choice in chunk.choices:
+            if choice.finish_reason:
+                self.finish[choice.index] = choice.finish_reason
+            if self.capture:
+                delta = choice.delta
+                if delta is None:
+                    continue
+                if delta.content:
+                    self.text.setdefault(choice.index, []).append(delta.content)
+                for tc in getattr(delta, "tool_calls", None) or ():
+                    slot = self.tools.setdefault(choice.index, {}).setdefault(
+                        tc.index, {"type": "tool_call", "id": None, "name": None, "arguments": ""}
+                    )
+                    if tc.id:
+                        slot["id"] = tc.id
+                    fn = tc.function
+                    if fn is not None:
+                        if fn.name:
+                            slot["name"] = fn.name
+                        if fn.arguments:
+                            slot["arguments"] += fn.arguments
+
+    def finish_call(self, call: GenAICall) -> None:
+        last = self.last
+        if last is not None:
+            call.set_response(
+                model=getattr(last, "model", None),
+                response_id=getattr(last, "id", None),
+                finish_reasons=[self.finish[i] for i in sorted(self.finish)],
+            )
+            _openai_extras(call, last)
+        record_chat_usage(call, self.usage)
+        if self.capture and (self.text or self.tools or self.finish):
+            indexes = sorted(set(self.text) | set(self.tools) | set(self.finish))
+            messages = []
+            for i in indexes:
+                parts: list[dict[str, Any]] = []
+                if i in self.text:
+                    parts.append({"type": "text", "content": "".join(self.text[i])})
+                parts.extend(self.tools.get(i, {}).values())
+                messages.append({"role": "assistant", "parts": parts, "finish_reason": self.finish.get(i, "error")})
+            call.set_output_messages(messages)
+
+
+_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class ResponsesStreamBuffer:
+    """Responses API events: the final ``response.*`` event carries the whole response and usage."""
+
+    __slots__ = ("capture", "created", "final")
+
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
+        self.created: Any = None
+        self.final: Any = None
+
+    def add(self, event: Any) -> None:
+        kind = getattr(event, "type", None)
+        if kind in _FINAL_EVENTS:
+            self.final = event.response
+        elif kind == "response.created":
+            self.created = event.response
+
+    def finish_call(self, call: GenAICall) -> None:
+        response = self.final or self.created
+        if response is not None:
+            record_response(call, response)
+
+
+# The shared buffer-driven proxies: the buffer's add() runs per chunk, finish_call() once.
+OpenAIStream = BufferedStream
+AsyncOpenAIStream = AsyncBufferedStream
+
+
+class RawStreamResponse(wrapt.ObjectProxy):  # type: ignore[misc]
+    """``with_raw_response.create(stream=True)``: instrument the stream ``parse()`` returns.
+
+    If the caller never parses the stream, the span ends (incomplete) when the
+    raw response is garbage-collected.
+    """
+
+    def __init__(self, raw: Any, call: GenAICall, wrap: Any) -> None:
+        super().__init__(raw)
+        self._self_call = call
+        self._self_wrap = wrap
+        self._self_stream: Any = None
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if self._self_stream is None:
+            try:
+                self._self_stream = self._self_wrap(parsed)
+            except Exception:  # noqa: BLE001
+                log_instrumentation_error("RawStreamResponse.parse")
+                self._self_call.end()
+                return parsed
+        return self._self_stream
+
+    def __del__(self) -> None:
+        try:
+            if object.__getattribute__(self, "_self_stream") is None:
+                object.__getattribute__(self, "_self_call").end(incomplete=True)
+        except Exception:  # noqa: BLE001, S110
+            pass

@@ -1,0 +1,144 @@
+"""anthropic 2.x traces its own calls; with otel-llm on, one call is still exactly one GenAI span and one cost.
+
+The SDK's native spans are produced here through its ``open_telemetry={"tracer_provider": ...}``
+client option, the same code path a global TracerProvider takes.
+"""
+
+from __future__ import annotations
+
+import anthropic
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from otel_llm import semconv
+from otel_llm.instrumentation.anthropic import AnthropicInstrumentor
+from otel_llm.testing.fake_anthropic import AnthropicReply, FakeAnthropic
+
+MODEL = "claude-haiku-4-5"
+MSGS = [{"role": "user", "content": "Hello"}]
+CACHED = dict(input_tokens=100, output_tokens=50, cache_read_input_tokens=1000, cache_creation_input_tokens=200)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeAnthropic() as s:
+        yield s
+
+
+@pytest.fixture()
+def tracing():
+    exp = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exp))
+    return provider, exp
+
+
+def native_client(server, provider, cls=anthropic.Anthropic):
+    return cls(base_url=server.url, api_key="test", max_retries=0, open_telemetry={"tracer_provider": provider})
+
+
+def genai_client_spans(exp):
+    """What a metrics pipeline counts as requests: CLIENT spans with gen_ai.operation.name."""
+    return [s for s in exp.get_finished_spans()
+            if s.kind == SpanKind.CLIENT and s.attributes.get(semconv.GEN_AI_OPERATION_NAME)]
+
+
+def test_native_span_without_otel_llm_has_the_sdk_attribute_names(server, tracing):
+    provider, exp = tracing
+    server.push(AnthropicReply(stop_reason="max_tokens", **CACHED))
+    native_client(server, provider).messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+    (span,) = genai_client_spans(exp)
+    assert span.instrumentation_scope.name == semconv.ANTHROPIC_NATIVE_SCOPE == "com.anthropic.sdk.python"
+    assert span.name == "anthropic.messages.create"
+    a = span.attributes
+    assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.provider.name"] == "anthropic"
+    assert a["gen_ai.request.model"] == MODEL and a["gen_ai.response.model"] == MODEL
+    # The processor must read these names on apps that run only the SDK's own tracing:
+    assert a["gen_ai.usage.input_tokens"] == 1300  # already includes cache tokens
+    assert a["gen_ai.usage.output_tokens"] == 50
+    assert a["gen_ai.usage.cache_read.input_tokens"] == 1000
+    assert a[semconv.ANTHROPIC_NATIVE_CACHE_WRITE_INPUT_TOKENS] == 200  # not ...cache_creation...
+    assert a[semconv.ANTHROPIC_NATIVE_STOP_REASON] == "max_tokens"  # no gen_ai.response.finish_reasons
+    assert "gen_ai.response.finish_reasons" not in a and "gen_ai.usage.cost.amount" not in a
+
+
+def test_instrumented_create_is_one_span_with_our_cost(server, tracing):
+    provider, exp = tracing
+    inst = AnthropicInstrumentor()
+    inst.instrument(tracer_provider=provider, skip_dep_check=True)
+    try:
+        server.push(AnthropicReply(**CACHED))
+        native_client(server, provider).messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+    finally:
+        inst.uninstrument()
+    (span,) = genai_client_spans(exp)
+    assert len(exp.get_finished_spans()) == 1
+    assert span.instrumentation_scope.name == "otel_llm"
+    assert span.attributes["gen_ai.usage.cost.amount"] > 0
+    # The SDK still propagated trace context: ours.
+    traceparent = server.requests[-1].headers["traceparent"]
+    ctx = span.get_span_context()
+    assert traceparent.startswith(f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-")
+
+
+async def test_every_path_is_one_span_per_call(server, tracing):
+    provider, exp = tracing
+    inst = AnthropicInstrumentor()
+    inst.instrument(tracer_provider=provider, skip_dep_check=True)
+    try:
+        sync = native_client(server, provider)
+        list(sync.messages.create(model=MODEL, max_tokens=8, messages=MSGS, stream=True))
+        with sync.messages.stream(model=MODEL, max_tokens=8, messages=MSGS) as s:
+            s.get_final_message()
+        sync.messages.with_raw_response.create(model=MODEL, max_tokens=8, messages=MSGS)
+        sync.beta.messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+        aclient = native_client(server, provider, anthropic.AsyncAnthropic)
+        await aclient.messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+        async with aclient.messages.stream(model=MODEL, max_tokens=8, messages=MSGS) as s:
+            await s.get_final_message()
+        server.push(AnthropicReply(status=429))
+        with pytest.raises(anthropic.RateLimitError):
+            sync.messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+    finally:
+        inst.uninstrument()
+    spans = genai_client_spans(exp)
+    assert len(spans) == 7
+    assert {s.instrumentation_scope.name for s in spans} == {"otel_llm"}
+    assert sum(1 for s in spans if "gen_ai.usage.cost.amount" in s.attributes) == 6  # the 429 has no cost
+
+
+def test_count_tokens_keeps_its_native_span_which_is_not_a_generation(server, tracing):
+    provider, exp = tracing
+    inst = AnthropicInstrumentor()
+    inst.instrument(tracer_provider=provider, skip_dep_check=True)
+    try:
+        native_client(server, provider).messages.count_tokens(model=MODEL, messages=MSGS)
+    finally:
+        inst.uninstrument()
+    (span,) = exp.get_finished_spans()
+    assert span.name == "anthropic.messages.count_tokens"
+    assert genai_client_spans(exp) == []  # no operation name: never counted as a request or a cost
+
+
+def test_uninstrument_gives_the_native_span_back(server, tracing):
+    provider, exp = tracing
+    inst = AnthropicInstrumentor()
+    inst.instrument(tracer_provider=provider, skip_dep_check=True)
+    inst.uninstrument()
+    native_client(server, provider).messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+    (span,) = genai_client_spans(exp)
+    assert span.instrumentation_scope.name == "com.anthropic.sdk.python"
+
+
+def test_env_switch_turns_native_tracing_off(server, tracing, monkeypatch):
+    provider, exp = tracing
+    monkeypatch.setenv("ANTHROPIC_OPEN_TELEMETRY", "false")
+    c = anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0)
+    c.messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+    assert c.open_telemetry["traces"]["enabled"] is False
+    assert exp.get_finished_spans() == ()
