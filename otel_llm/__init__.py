@@ -16,20 +16,68 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import importlib
 import logging
 import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from otel_llm.attribution import attributes
-from otel_llm.instrumentation.genai_call import genai_call
-from otel_llm.outcomes import outcome, record_outcome
-
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
+    # What __getattr__ below returns, spelt out for type checkers (the aliases mark re-exports).
+    from otel_llm import attribution as attribution
+    from otel_llm import content as content
+    from otel_llm import drift as drift
+    from otel_llm import evalstore as evalstore
+    from otel_llm import evaluation as evaluation
+    from otel_llm import experiments as experiments
+    from otel_llm import feedback as feedback
+    from otel_llm import guard as guard
+    from otel_llm import instrumentation as instrumentation
+    from otel_llm import monitoring as monitoring
+    from otel_llm import outcomes as outcomes
+    from otel_llm import pricing as pricing
+    from otel_llm import processor as processor
+    from otel_llm import report as report
+    from otel_llm import semconv as semconv
+    from otel_llm import testing as testing
+    from otel_llm.attribution import attributes as attributes
+    from otel_llm.instrumentation.genai_call import genai_call as genai_call
+    from otel_llm.outcomes import outcome as outcome
+    from otel_llm.outcomes import record_outcome as record_outcome
+
 log = logging.getLogger(__name__)
+
+# ``import otel_llm`` stays cheap (no SDK, no prometheus-client, no instrumentation):
+# the helpers and subpackages below load on first attribute access (PEP 562), so
+# ``otel_llm.feedback.thumbs(...)`` works after a bare ``import otel_llm``.
+_LAZY_ATTRIBUTES = {
+    "attributes": "otel_llm.attribution",
+    "genai_call": "otel_llm.instrumentation.genai_call",
+    "outcome": "otel_llm.outcomes",
+    "record_outcome": "otel_llm.outcomes",
+}
+_LAZY_SUBMODULES = frozenset({
+    "attribution", "content", "drift", "evalstore", "evaluation", "experiments", "feedback", "guard",
+    "instrumentation", "monitoring", "outcomes", "pricing", "processor", "report", "semconv", "testing",
+})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    elif name in _LAZY_SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES) | _LAZY_SUBMODULES)
 
 
 class Instrumentation:
@@ -45,7 +93,11 @@ class Instrumentation:
         return self.metrics_server.server_port if self.metrics_server is not None else None
 
     def uninstrument(self) -> None:
-        """Restore every SDK method exactly and stop the in-process /metrics server."""
+        """Restore every SDK method exactly, stop the in-process /metrics server, and
+        send outcome spans to the global provider again."""
+        from otel_llm import outcomes
+
+        outcomes.set_tracer_provider(None)
         for instrumentor in self._instrumentors:
             if instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.uninstrument()
@@ -81,12 +133,13 @@ def instrument(
     ``OTEL_LLM_PRICES_FILE``); a bad file raises ``otel_llm.pricing.PricesFileError``.
     ``metrics_port``: also derive metrics from the spans in-process and serve
     them on ``http://127.0.0.1:<port>/metrics`` (0 = a free port); creates an
-    SDK TracerProvider if none is configured.
+    SDK TracerProvider if none is configured. ``otel_llm.outcome`` spans go to
+    the same ``tracer_provider``.
 
     Calling it again first undoes the previous call, so the latest settings win.
     """
     global _current
-    from otel_llm import pricing
+    from otel_llm import outcomes, pricing
     from otel_llm.instrumentation.registry import INSTRUMENTORS
 
     pricer = None
@@ -100,6 +153,7 @@ def instrument(
         metrics_server = None
         if metrics_port is not None:
             tracer_provider, metrics_server = _serve_metrics(tracer_provider, metrics_port, pricer)
+        outcomes.set_tracer_provider(tracer_provider)  # None: the global provider, like the SDK spans
         names, instrumentors = [], []
         for known in INSTRUMENTORS:
             if not known.sdk_available():
@@ -135,12 +189,11 @@ def _serve_metrics(tracer_provider: Any, port: int, pricer: Any) -> tuple[Any, A
 
     from otel_llm.processor import MetricsSpanProcessor, start_metrics_server
 
-    provider = tracer_provider or trace.get_tracer_provider()
+    provider: Any = tracer_provider or trace.get_tracer_provider()
     if not isinstance(provider, SdkTracerProvider):
         if tracer_provider is not None:
             raise TypeError("otel_llm.instrument(metrics_port=...) needs an SDK TracerProvider")
-        provider = SdkTracerProvider()
-        trace.set_tracer_provider(provider)
+        trace.set_tracer_provider(SdkTracerProvider())
         provider = trace.get_tracer_provider()  # set_tracer_provider is once-only: use whichever won
     if _metrics_processor is None:
         _metrics_processor = MetricsSpanProcessor(pricer=pricer)
@@ -151,6 +204,15 @@ def _serve_metrics(tracer_provider: Any, port: int, pricer: Any) -> tuple[Any, A
 
 
 __all__ = [
-    "Instrumentation", "attributes", "genai_call", "instrument", "outcome", "record_outcome", "uninstrument",
+    "Instrumentation",
     "__version__",
+    "attributes",
+    "experiments",
+    "feedback",
+    "genai_call",
+    "guard",
+    "instrument",
+    "outcome",
+    "record_outcome",
+    "uninstrument",
 ]

@@ -12,7 +12,9 @@ function has run over every text part::
 
 A redactor takes a string and returns the string to record. If it raises,
 the text is replaced by ``[redaction failed]``: content is never recorded
-unredacted because a redactor broke.
+unredacted because a redactor broke. Tool calls carry user data too: a
+part's ``arguments`` (a JSON string, or an object as Anthropic gives it) and
+a tool result's ``response`` are redacted string by string, like text.
 """
 
 from __future__ import annotations
@@ -63,19 +65,55 @@ class ContentPolicy:
             text = text[:MAX_CONTENT_CHARS] + "…[truncated]"
         return text
 
-    def messages_json(self, messages: Iterable[dict[str, Any]]) -> str:
-        """Serialise messages (spec shape: role + parts) after redacting every text part."""
+    def redact_messages(self, messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Copies of ``messages`` (spec shape: role + parts) with every user-data field redacted.
+
+        The one place that knows which part fields carry user data: text
+        ``content``, tool-call ``arguments`` and tool-result ``response``
+        (strings, or JSON objects whose every string is redacted). The
+        caller's messages are never changed in place.
+        """
         out = []
         for msg in messages:
+            if not isinstance(msg, dict):
+                continue
             parts = []
-            for part in msg.get("parts", ()):
-                if part.get("type") == "text" and "content" in part:
-                    part = {**part, "content": self.text(part["content"])}
-                elif "content" in part and isinstance(part["content"], str):
-                    part = {**part, "content": self.text(part["content"])}
+            for part in msg.get("parts", ()) or ():
+                if isinstance(part, dict):
+                    changed = {key: self._redact_value(part[key]) for key in _USER_DATA_KEYS if key in part}
+                    if changed:
+                        part = {**part, **changed}
                 parts.append(part)
             out.append({**msg, "parts": parts})
-        return json.dumps(out, ensure_ascii=False, separators=(",", ":"), default=str)
+        return out
+
+    def messages_json(self, messages: Iterable[dict[str, Any]]) -> str:
+        """Serialise messages (spec shape: role + parts) after :meth:`redact_messages`."""
+        return json.dumps(self.redact_messages(messages), ensure_ascii=False, separators=(",", ":"), default=str)
+
+    def _redact_value(self, value: Any, depth: int = 0) -> Any:
+        """Redact a string, or every string inside a JSON-like object (keys are names, kept)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if depth >= _MAX_DEPTH:
+            return "[truncated]" if isinstance(value, (dict, list, tuple)) else value
+        if isinstance(value, dict):
+            return {key: self._redact_value(item, depth + 1) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._redact_value(item, depth + 1) for item in value]
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return self.text(value)  # anything else is recorded as its (redacted) str()
+
+
+# Part fields that carry user data (GenAI conventions: text, tool_call, tool_call_response).
+_USER_DATA_KEYS = ("content", "arguments", "response")
+_MAX_DEPTH = 32  # nested tool arguments deeper than this are not recorded
+
+
+def redact_tool_parts(messages: Iterable[dict[str, Any]], policy: ContentPolicy) -> list[dict[str, Any]]:
+    """``policy.redact_messages(messages)``; the name the instrumentation used before content.py owned it."""
+    return policy.redact_messages(messages)
 
 
 def text_message(role: str, content: Any, finish_reason: str | None = None) -> dict[str, Any]:

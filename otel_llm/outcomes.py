@@ -24,8 +24,12 @@ When the scope ends, one span named ``outcome {name}`` is emitted with
 ``otel_llm.outcome.name``, ``otel_llm.outcome.success``, the summed USD cost of
 the otel-llm-instrumented LLM calls that ended inside the scope
 (``otel_llm.outcome.cost.amount``, retries included) and their number
-(``otel_llm.outcome.calls``), plus the attribution in scope (feature, ...). The
-processor turns it into ``llm_outcomes_total{outcome,result}`` (once per
+(``otel_llm.outcome.calls``), plus the attribution in scope (feature,
+experiment, variant, ...). When the outcome opened outside any experiment and
+the variant was assigned inside it (``experiments.assign`` within the block),
+the experiment and variant of its first LLM call are used, so cost per
+successful outcome can be compared per variant. The processor turns it into
+``llm_outcomes_total{feature,experiment,variant,outcome,result}`` (once per
 outcome, however many calls) and ``llm_outcome_cost_usd_total``. The LLM spans
 are children of the outcome span, so a trace shows which calls served it.
 
@@ -85,6 +89,11 @@ def note_llm_call(cost: float | None) -> None:
     scope = _current.get()
     if scope is not None:
         scope._costs.append(cost)
+        if scope._variant is None:  # the first call's experiment, for an outcome opened outside one
+            attribution = current_attributes()
+            experiment = attribution.get(semconv.EXPERIMENT)
+            if experiment is not None:
+                scope._variant = (experiment, attribution.get(semconv.VARIANT))
 
 
 def _check_name(name: object) -> str:
@@ -96,7 +105,7 @@ def _check_name(name: object) -> str:
 class Outcome:
     """One business outcome in progress (see the module docstring)."""
 
-    __slots__ = ("name", "_success", "_verdict", "_costs", "_span", "_tokens", "_tracer")
+    __slots__ = ("name", "_success", "_verdict", "_costs", "_span", "_tokens", "_tracer", "_variant")
 
     def __init__(self, name: str, success: bool | None = None, *, tracer: trace.Tracer | None = None) -> None:
         self.name = _check_name(name)
@@ -108,6 +117,8 @@ class Outcome:
         self._span: trace.Span | None = None
         self._tokens: tuple[Token[Outcome | None], object] | None = None
         self._tracer = tracer
+        # (experiment, variant) in scope: at entry, else of the first call (see note_llm_call)
+        self._variant: tuple[str, str | None] | None = None
 
     # -- verdict ------------------------------------------------------------
     def succeed(self) -> None:
@@ -131,6 +142,8 @@ class Outcome:
             raise RuntimeError(f"outcome {self.name!r} is already open; create one per use")
         attrs: dict[str, Any] = {semconv.OUTCOME_NAME: self.name}
         attrs.update(current_attributes())
+        experiment = attrs.get(semconv.EXPERIMENT)
+        self._variant = (experiment, attrs.get(semconv.VARIANT)) if experiment is not None else None
         self._span = (self._tracer or _get_tracer()).start_span(
             semconv.OUTCOME_SPAN_PREFIX + self.name, kind=SpanKind.INTERNAL, attributes=attrs
         )
@@ -151,11 +164,17 @@ class Outcome:
         span = self._span
         if span is None:
             return
-        span.set_attributes({
+        attrs: dict[str, Any] = {
             semconv.OUTCOME_SUCCESS: success,
             semconv.OUTCOME_COST_AMOUNT: self.cost,
             semconv.OUTCOME_CALLS: self.calls,
-        })
+        }
+        if self._variant is not None:  # from the entry, or the first call (a no-op rewrite then)
+            experiment, variant = self._variant
+            attrs[semconv.EXPERIMENT] = experiment
+            if variant is not None:
+                attrs[semconv.VARIANT] = variant
+        span.set_attributes(attrs)
         if exc is not None:
             span.set_attribute(semconv.ERROR_TYPE, exc_type.__qualname__ if exc_type else "_OTHER")
             span.set_status(Status(StatusCode.ERROR, str(exc)[:512]))

@@ -182,8 +182,16 @@ ATTRIBUTION_KEYS = (USER_ID, CUSTOMER_ID, FEATURE, EXPERIMENT, VARIANT)
 
 # Instrumentation scope name of otel-llm's tracer.
 INSTRUMENTATION_SCOPE = "otel_llm"
-# Scope under which recent anthropic SDKs trace their own calls.
+# Scope under which recent anthropic SDKs trace their own calls; platform clients
+# (Bedrock, Vertex, Foundry, ...) append ".<platform>", so match it as a prefix.
 ANTHROPIC_NATIVE_SCOPE = "com.anthropic.sdk.python"
+
+# Sanity bounds on one call: a span claiming more is corrupt, not expensive. The
+# largest context windows hold a few million tokens; the priciest models charge a
+# few hundred USD per million output tokens. The processor rejects spans past
+# these (limits.max_tokens_per_span / max_cost_per_span_usd in the collector).
+MAX_TOKENS_PER_CALL = 50_000_000  # each token count (input, output, cache read/write)
+MAX_COST_PER_CALL_USD = 10_000.0
 
 # Environment variables.
 ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -192,6 +200,11 @@ ENV_PRICES_FILE = "OTEL_LLM_PRICES_FILE"
 ENV_EVAL_STORE = "OTEL_LLM_EVAL_STORE"
 # Feature name under which the LLM-as-judge's own calls are attributed (and never sampled).
 JUDGE_FEATURE = "otel_llm.judge"
+# Feature of the golden-set replay (`otel-llm evalset run`): its quality scores are the stable-eval-set
+# signal of model drift, next to production's in the service's quality figures.
+GOLDEN_SET_FEATURE = "golden_set"
+# Evaluator comparing a golden-set answer with the case's `expected` (exact or contained).
+EVALUATION_GOLDEN_MATCH = "golden_match"
 
 # --------------------------------------------------------------------------
 # Metrics: the contract every rule, dashboard and report reads
@@ -240,6 +253,11 @@ DURATION_BUCKETS = (
 TOKEN_BUCKETS = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )
+# Cost of one request in USD: from a cached embedding (1e-5) to a long reasoning call ($10).
+REQUEST_COST_BUCKETS = (
+    0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)
 # Quality scores live in [0, 1]; buckets fine enough to read p10 and the 0.7/0.8 thresholds.
 QUALITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
 
@@ -271,6 +289,11 @@ TIME_TO_FIRST_CHUNK = MetricSpec(
 COST = MetricSpec(
     "llm_cost_usd_total", "counter", "USD", COMMON_LABELS,
     "Cost of GenAI operations in US dollars, from token usage and price data.",
+)
+REQUEST_COST = MetricSpec(
+    "llm_request_cost_usd", "histogram", "USD", COMMON_LABELS,
+    "Cost of each priced GenAI operation in US dollars (median, p95 and max per request).",
+    REQUEST_COST_BUCKETS,
 )
 UNPRICED_REQUESTS = MetricSpec(
     "llm_unpriced_requests_total", "counter", "requests", COMMON_LABELS,
@@ -313,12 +336,14 @@ QUALITY_SCORE = MetricSpec(
     "llm_quality_score", "histogram", "ratio", COMMON_LABELS + (LABEL_EVALUATOR,),
     "Automated quality scores between 0 and 1, by evaluator.", QUALITY_BUCKETS,
 )
+# Outcomes carry the experiment and variant in scope, for cost per successful outcome per variant.
+OUTCOME_LABELS = (LABEL_SERVICE, LABEL_FEATURE, LABEL_EXPERIMENT, LABEL_VARIANT, LABEL_OUTCOME, LABEL_RESULT)
 OUTCOMES = MetricSpec(
-    "llm_outcomes_total", "counter", "outcomes", (LABEL_SERVICE, LABEL_FEATURE, LABEL_OUTCOME, LABEL_RESULT),
+    "llm_outcomes_total", "counter", "outcomes", OUTCOME_LABELS,
     "Business outcomes served by LLM calls (result=success|failure).",
 )
 OUTCOME_COST = MetricSpec(
-    "llm_outcome_cost_usd_total", "counter", "USD", (LABEL_SERVICE, LABEL_FEATURE, LABEL_OUTCOME, LABEL_RESULT),
+    "llm_outcome_cost_usd_total", "counter", "USD", OUTCOME_LABELS,
     "Cost of the LLM calls that served each outcome, retries included.",
 )
 EVALSET_AGE = MetricSpec(
@@ -428,6 +453,7 @@ METRICS: tuple[MetricSpec, ...] = (
     TOKEN_USAGE,
     TIME_TO_FIRST_CHUNK,
     COST,
+    REQUEST_COST,
     UNPRICED_REQUESTS,
     RESPONSES,
     CUSTOMER_COST,

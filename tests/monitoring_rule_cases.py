@@ -155,11 +155,16 @@ def absolute_cases() -> list[Case]:
     # ... and whole export requests refused (429 when the queue is full).
     reqs = 'otel_llm_receiver_requests_total{code="%s", instance="collector:9464", signal="traces", transport="%s"}'
     refused = {"instance": "collector:9464", "signal": "refused_requests"}
-    cases.append(Case(
-        "LLMReceiverDroppingSpans", "LLMReceiverDroppingSpans fires when the collector refuses export requests",
-        {reqs % ("ok", "grpc"): ramp(50), reqs % ("200", "http"): ramp(40), reqs % ("429", "http"): ramp(10)},
-        [("5m", []), ("6m", [Fire("warning", 0.1, refused), Fire("critical", 0.1, refused)])],
-    ))
+    posts = 'otel_llm_receiver_requests_total{code="%s", instance="collector:9464", signal="%s", transport="http"}'
+    cases += [
+        Case("LLMReceiverDroppingSpans", "LLMReceiverDroppingSpans fires when the collector refuses export requests",
+             {reqs % ("ok", "grpc"): ramp(50), reqs % ("200", "http"): ramp(40), reqs % ("429", "http"): ramp(10),
+              posts % ("202", "feedback"): ramp(100)},  # accepted feedback neither counts nor dilutes
+             [("5m", []), ("6m", [Fire("warning", 0.1, refused), Fire("critical", 0.1, refused)])]),
+        Case("LLMReceiverDroppingSpans", "LLMReceiverDroppingSpans ignores feedback and outcome posts (202, 400)",
+             {reqs % ("200", "http"): ramp(100), posts % ("202", "feedback"): ramp(50),
+              posts % ("400", "outcomes"): ramp(10)}, [("6m", []), ("30m", [])]),
+    ]
     # Latency (3s/5s): 93 of 100 under 2.56s, the rest under 5.12s: p95 = 2.56 + 2.56 * 2/7 = 3.2914;
     # 94 of 100 under 2.56s: p95 = 2.56 + 2.56/6 = 2.9867, just under 3s.
     cases += _latency_cases("LLMLatencyP95High", REQ, 10, ({"2.56": 93, "5.12": 100}, 2.56 + 2.56 * 2 / 7),
@@ -186,12 +191,12 @@ def _latency_cases(alert: str, metric: str, for_min: int, warning: tuple[dict[st
     # All between 5.12s and 10.24s: p95 = 5.12 + 5.12 * 0.95 = 9.984 (both levels).
     crit = _histogram(metric, {"5.12": 0, "10.24": 100}, 100)
     under = _histogram(metric, just_under, 100)
-    if metric != REQ:  # the floor counts requests, not streamed ones
+    if metric != REQ:  # streamed calls among plain ones
         for series in (warn, crit, under):
             series[s(f"{REQ}_count", error_type="")] = ramp(100)
     low = _histogram(metric, {"5.12": 0, "10.24": 1}, 1)
-    if metric != REQ:
-        low[s(f"{REQ}_count", error_type="")] = ramp(1)
+    if metric != REQ:  # the floor counts streamed calls: 1 a minute among 100 plain ones is under it
+        low[s(f"{REQ}_count", error_type="")] = ramp(100)
     return [
         Case(alert, f"{alert} fires at warning only when p95 sits between the levels", warn, [
             (f"{fire - 1}m", []), (f"{fire}m", [Fire("warning", warning[1])]),
@@ -317,8 +322,25 @@ def recording_checks() -> tuple[dict[str, str], list[tuple[str, str, list[tuple[
         s("llm_cost_usd_total", error_type="", feature="answer"): ramp(2),
         s("llm_quality_score_sum", evaluator="judge"): ramp(40), s("llm_quality_score_count", evaluator="judge"): ramp(50),
         s("llm_feedback_total", rating="up"): ramp(15), s("llm_feedback_total", rating="down"): ramp(5),
+        s("gen_ai_client_token_usage_sum", error_type="", gen_ai_token_type="input"): ramp(90000),
+        s("gen_ai_client_token_usage_count", error_type="", gen_ai_token_type="input"): ramp(90),
+        s("llm_corrections_total", error_type=""): ramp(1),
+        'llm_drift_spans_total{instance="app:9464", result="used"}': ramp(900),
+        'llm_drift_spans_total{instance="app:9464", result="dropped"}': ramp(100),
+        'llm_input_drift_psi{feature="answer", instance="app-1:9464", service_name="support-bot"}': "0.1x20",
+        'llm_input_drift_psi{feature="answer", instance="app-2:9464", service_name="support-bot"}': "0.3x20",
     }
+    # Cost of each priced request: 40 of 100 a minute up to $0.005, 90 up to $0.01, 96 up to
+    # $0.015, 99 up to $0.02, all up to $0.05.
+    for le, n in (("0.0025", 0), ("0.005", 40), ("0.01", 90), ("0.015", 96), ("0.02", 99), ("0.05", 100),
+                  ("+Inf", 100)):
+        series[s("llm_request_cost_usd_bucket", error_type="", le=le)] = ramp(n)
+    outcome = 'llm_%s{feature="answer", outcome="question_answered", result="%s", service_name="support-bot"}'
+    for result, n, usd in (("success", 8, 0.08), ("failure", 2, 0.04)):
+        series[outcome % ("outcomes_total", result)] = ramp(n)
+        series[outcome % ("outcome_cost_usd_total", result)] = ramp(usd)
     sm, svc = dict(SM_LABELS), {"service_name": SERVICE}
+    sf = {"service_name": SERVICE, "feature": "answer"}
     checks = [
         ("10m", "service_model:gen_ai_requests:rate5m", [(sm, 100 / 60)]),
         ("10m", "service_model:gen_ai_error_ratio:ratio_rate5m", [(sm, 0.1)]),
@@ -328,6 +350,20 @@ def recording_checks() -> tuple[dict[str, str], list[tuple[str, str, list[tuple[
         ("10m", "service_model:llm_quality_score:mean1h", [(sm, 0.8)]),
         ("10m", "service_model:llm_thumbs_down_ratio:ratio_rate1h", [(sm, 0.25)]),
         ("10m", "service_feature:llm_cost_usd:rate15m", [({**svc, "feature": "answer"}, 2 / 60 * 10 / 15)]),
+        # $0.12 a minute for 8 successes and 2 failures: $0.015 per success, failures' spend included.
+        ("10m", "service_feature_outcome:llm_outcome_cost_per_success_usd:ratio_rate1h",
+         [({**sf, "outcome": "question_answered"}, 0.015)]),
+        ("10m", "service_model:llm_feedback_coverage:ratio_rate1h", [(sm, 20 / 90)]),  # 20 ratings, 90 answers
+        ("10m", "service_model:gen_ai_input_tokens_per_request:ratio_rate1h", [(sm, 1000)]),
+        ("10m", "service:llm_corrections_per_request:ratio_rate24h", [(svc, 0.01)]),
+        ("10m", "instance:llm_drift_dropped_spans_ratio:ratio_rate15m", [({"instance": "app:9464"}, 0.1)]),
+        ("10m", "service_feature:llm_input_drift_psi:max", [(sf, 0.3)]),  # the worst process speaks
+        # Median: rank 50 in (0.005, 0.01] holding 40..90: 0.005 + 0.005 * 10/50 = 0.006.
+        ("10m", "service_model:llm_request_cost_usd:p50_15m", [(sm, 0.006)]),
+        # p95: rank 95 in (0.01, 0.015] holding 90..96: 0.01 + 0.005 * 5/6 = 0.014167.
+        ("10m", "service_model:llm_request_cost_usd:p95_15m", [(sm, 0.01 + 0.005 * 5 / 6)]),
+        # Max: the upper bound of the highest non-empty bucket, $0.05.
+        ("10m", "service_model:llm_request_cost_usd:max_15m", [(sm, 0.05)]),
     ]
     return series, checks
 

@@ -8,18 +8,15 @@ scenario lives in its own ``service_name`` so one server holds them all.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import time
-import urllib.request
 from collections import defaultdict
 
 import pytest
+from local_prometheus import backfill, free_port, running_prometheus
 
 from otel_llm.cli import main
 from otel_llm.drift import evidence
-from otel_llm.experiments.promql import PrometheusClient
+from otel_llm.prometheus_api import PrometheusClient
 
 pytestmark = pytest.mark.servers
 
@@ -113,43 +110,12 @@ def history() -> str:
     return "\n".join(out) + "\n# EOF\n"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory):
-    if not shutil.which("prometheus") or not shutil.which("promtool"):
-        pytest.fail("prometheus and promtool must be installed (apt-get install prometheus)")
     tmp = tmp_path_factory.mktemp("advise")
-    (tmp / "history.om").write_text(history())
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=800h",
-                    str(tmp / "history.om"), str(tmp / "data")], check=True, capture_output=True, timeout=240)
-    (tmp / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=90d"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"prometheus did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
+    backfill(tmp, history(), max_block_duration="800h")
+    with running_prometheus(tmp, retention="90d") as url:
         yield PrometheusClient(url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def svc(name: str) -> str:
@@ -260,4 +226,4 @@ def test_advise_cli_prints_figures_and_json(prom, capsys):
 
 def test_advise_cli_unreachable_prometheus(capsys):
     assert main(["advise", "--prometheus-url", f"http://127.0.0.1:{free_port()}"]) == 1
-    assert "cannot query Prometheus" in capsys.readouterr().err
+    assert "cannot reach Prometheus" in capsys.readouterr().err

@@ -142,3 +142,119 @@ def test_env_switch_turns_native_tracing_off(server, tracing, monkeypatch):
     c.messages.create(model=MODEL, max_tokens=8, messages=MSGS)
     assert c.open_telemetry["traces"]["enabled"] is False
     assert exp.get_finished_spans() == ()
+
+
+# -- the SDK's native spans through the metrics processor ------------------------------------
+def metrics_tracing(service="native"):
+    """A provider feeding a MetricsSpanProcessor (fresh registry) and an in-memory exporter."""
+    from opentelemetry.sdk.resources import Resource
+    from prometheus_client import CollectorRegistry
+
+    from otel_llm.processor import MetricsSpanProcessor
+
+    registry = CollectorRegistry()
+    processor = MetricsSpanProcessor(registry)
+    exp = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(processor)
+    provider.add_span_processor(SimpleSpanProcessor(exp))
+    return provider, exp, registry, processor
+
+
+def samples(registry, name):
+    return [s for fam in registry.collect() for s in fam.samples if s.name == name]
+
+
+def total(registry, name):
+    return sum(s.value for s in samples(registry, name))
+
+
+def test_native_spans_alone_count_one_request_with_tokens_finish_reason_and_cost(server):
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from otel_llm.pricing import default_pricer
+    from otel_llm.processor import MetricsEngine
+    from otel_llm.processor.ingest import TraceIngest
+
+    provider, exp, registry, processor = metrics_tracing()
+    client = native_client(server, provider)
+    server.push(AnthropicReply(stop_reason="max_tokens", **CACHED))
+    client.messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+    # Every API call's native span carries gen_ai.provider.name; these two generate nothing.
+    client.messages.count_tokens(model=MODEL, messages=MSGS)
+    with pytest.raises(anthropic.NotFoundError):
+        client.models.list()  # the fake has no /v1/models: an error span, still not a GenAI operation
+    spans = exp.get_finished_spans()
+    assert sorted(s.name for s in spans) == ["anthropic.messages.count_tokens", "anthropic.messages.create",
+                                             "anthropic.models.list"]
+    assert {s.attributes.get("gen_ai.provider.name") for s in spans} == {"anthropic"}
+
+    labels = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "anthropic", "gen_ai_request_model": MODEL,
+              "gen_ai_response_model": MODEL, "error_type": "", "service_name": "native", "feature": "",
+              "experiment": "", "variant": ""}
+    assert total(registry, "gen_ai_client_operation_duration_seconds_count") == 1
+    assert registry.get_sample_value("gen_ai_client_operation_duration_seconds_count", labels) == 1
+    tokens = "gen_ai_client_token_usage_sum"
+    assert registry.get_sample_value(tokens, {**labels, "gen_ai_token_type": "input"}) == 1300  # cache included
+    assert registry.get_sample_value(tokens, {**labels, "gen_ai_token_type": "output"}) == 50
+    assert [(s.labels["finish_reason"], s.value) for s in samples(registry, "llm_responses_total")] == \
+        [("max_tokens", 1.0)]
+    cost = default_pricer().price("anthropic", MODEL, 1300, 50, 1000, 200).amount  # cache reads/writes priced apart
+    assert cost != default_pricer().price("anthropic", MODEL, 1300, 50).amount
+    assert registry.get_sample_value("llm_cost_usd_total", labels) == pytest.approx(cost)
+    assert total(registry, "llm_cost_usd_total") == pytest.approx(cost)
+    assert registry.get_sample_value("llm_request_cost_usd_count", labels) == 1
+    assert total(registry, "llm_unpriced_requests_total") == 0 and processor.invalid_spans == {}
+
+    # The same real spans sent to the collector (OTLP protobuf) give the same metrics.
+    reg_receiver = CollectorRegistry()
+    engine = MetricsEngine()
+    engine.register(reg_receiver)
+    result = TraceIngest(engine, default_pricer()).ingest(encode_spans(spans).SerializeToString())
+    assert (result.accepted, result.ignored, result.rejected) == (1, 2, {})
+    assert sorted(generate_latest(reg_receiver).decode().splitlines()) == \
+        sorted(generate_latest(registry).decode().splitlines())
+
+
+def test_native_spans_of_platform_clients_and_errors(server):
+    provider, exp, registry, _ = metrics_tracing()
+    opts = {"max_retries": 0, "base_url": server.url, "open_telemetry": {"tracer_provider": provider}}
+    anthropic.AnthropicVertex(region="us-east5", project_id="p", access_token="x", **opts).messages.create(
+        model=MODEL, max_tokens=8, messages=MSGS)
+    bedrock_model = "anthropic.claude-haiku-4-5-20251001-v1:0"
+    anthropic.AnthropicBedrock(aws_access_key="a", aws_secret_key="b", aws_region="us-east-1", **opts).messages.create(
+        model=bedrock_model, max_tokens=8, messages=MSGS)
+    server.push(AnthropicReply(status=429))
+    with pytest.raises(anthropic.RateLimitError):
+        native_client(server, provider).messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+    assert sorted(s.instrumentation_scope.name for s in exp.get_finished_spans()) == [
+        "com.anthropic.sdk.python", "com.anthropic.sdk.python.bedrock", "com.anthropic.sdk.python.vertex"]
+    by_provider = {s.labels["gen_ai_provider_name"]: s for s in samples(registry, "llm_cost_usd_total")}
+    assert set(by_provider) == {"anthropic", "gcp.vertex_ai", "aws.bedrock"}
+    assert by_provider["anthropic"].labels["error_type"] == "rate_limit_error"
+    assert by_provider["anthropic"].value == 0
+    assert total(registry, "gen_ai_client_operation_duration_seconds_count") == 3
+    from otel_llm.pricing import default_pricer
+
+    pricer = default_pricer()
+    assert by_provider["gcp.vertex_ai"].value == pytest.approx(pricer.price("gcp.vertex_ai", MODEL, 25, 12).amount)
+    assert by_provider["aws.bedrock"].value == pytest.approx(pricer.price("aws.bedrock", bedrock_model, 25, 12).amount)
+    assert total(registry, "llm_request_cost_usd_count") == 2  # the 429 has no usage, so no cost
+
+
+def test_with_otel_llm_on_the_native_span_is_suppressed_and_cost_counted_once(server):
+    provider, exp, registry, _ = metrics_tracing()
+    inst = AnthropicInstrumentor()
+    inst.instrument(tracer_provider=provider, skip_dep_check=True)
+    try:
+        server.push(AnthropicReply(**CACHED))
+        native_client(server, provider).messages.create(model=MODEL, max_tokens=8, messages=MSGS)
+    finally:
+        inst.uninstrument()
+    (span,) = exp.get_finished_spans()
+    assert span.instrumentation_scope.name == "otel_llm"
+    ours = span.attributes["gen_ai.usage.cost.amount"]
+    assert total(registry, "gen_ai_client_operation_duration_seconds_count") == 1
+    assert total(registry, "llm_request_cost_usd_count") == 1
+    assert total(registry, "llm_cost_usd_total") == pytest.approx(ours) and ours > 0

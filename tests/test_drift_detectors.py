@@ -162,6 +162,22 @@ def test_model_changes_count_new_models_not_repeats_or_alternation():
     assert not m.observe("svc", "gpt-4o-mini", "response_model", "gpt-4o-mini-2024-07-18")  # first sighting
 
 
+def test_model_changes_past_the_value_cap_count_each_new_value_once():
+    m = ModelChanges(max_values=4)
+    key = ("svc", "gpt-4o", "system_fingerprint")
+    for i in range(10):  # ten rotations: the first value is no change, each later one is one change
+        assert m.observe(*key, f"fp_{i}") is (i > 0)
+    # The key has seen more values than it remembers; the latest keeps arriving on every span.
+    assert not any(m.observe(*key, "fp_9") for _ in range(100))
+    assert m.changes[key] == 9 and m.latest[key] == "fp_9"
+    assert len(m._seen[key]) == 4  # memory stays bounded
+    # Recently seen values are remembered (alternation among them is no change) ...
+    assert not any(m.observe(*key, v) for v in ["fp_8", "fp_7", "fp_9"] * 5)
+    # ... a value forgotten long ago comes back as one change, then is remembered again.
+    assert m.observe(*key, "fp_0") and not m.observe(*key, "fp_0")
+    assert m.changes[key] == 10
+
+
 # --------------------------------------------------------------------------
 # Repeats against known ground truth
 # --------------------------------------------------------------------------

@@ -11,6 +11,9 @@ Healthy traffic, then half the requests fail: the critical LLMErrorRateHigh must
 reach the PagerDuty receiver with its labels and annotations, and resolve once
 the errors stop. While the errors flow, every shipped dashboard query is run
 against this Prometheus and must return data (a misspelt name returns nothing).
+The app side also runs a real DriftMonitor (small windows) on its own /metrics
+endpoint, and the collector exposes the eval-set age from a real eval store,
+so the drift and eval-set panels are checked against real exporters too.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ E2E_CONFIG = {
 NO_DATA_EXPECTED = {
     r"_7d\b|rate7d|increase7d|offset7d": "a 7-day baseline needs 7 days of history (promtool tests cover it)",
     r"\bALERTS\b": "depends on which alerts fire at that instant",
-    r"llm_evalset_age_seconds": "no component exports the eval-set age yet",
+    r"_offset24h\b": "a baseline offset by a day needs a day of history",
     r"llm_label_overflow_total": "counts only after a label's value budget overflows",
 }
 
@@ -184,7 +187,7 @@ def _alertmanager_config(webhook_port: int) -> dict:
 
 def _substitute(expr: str) -> str:
     return (expr.replace("$__rate_interval", "1m").replace("$service", ".*").replace("$model", ".*")
-            .replace("$feature", ".*"))
+            .replace("$feature", ".*").replace("$experiment", ".*"))
 
 
 class Traffic:
@@ -240,26 +243,38 @@ def test_error_burst_pages_and_resolves_and_dashboards_have_data(tmp_path, monke
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from prometheus_client import CollectorRegistry, start_http_server
 
     import otel_llm
     from otel_llm import feedback, outcomes
+    from otel_llm.drift import DriftConfig, DriftMonitor
+    from otel_llm.evalstore import EvalStore
     from otel_llm.feedback.events import EvaluationEvent, EventEmitter
     from otel_llm.testing import FakeOpenAIServer
 
     prometheus, alertmanager = _binary("prometheus"), _binary("prometheus-alertmanager")
-    ports = {name: _free_port() for name in ("grpc", "http", "web", "prometheus", "alertmanager")}
+    ports = {name: _free_port() for name in ("grpc", "http", "web", "prometheus", "alertmanager", "app")}
     procs = Processes(tmp_path)
     webhook = Webhook()
     fake = FakeOpenAIServer().start()
-    provider = logger_provider = traffic = None
+    provider = logger_provider = traffic = app_metrics = None
     try:
         # -- the collector ------------------------------------------------------
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_LLM_COLLECTOR_")}
+        # A real eval store whose golden set of this service was refreshed an hour ago.
+        store = EvalStore(tmp_path / "evals.sqlite3")
+        store.record_golden_refresh("golden.jsonl", added=10, total=10, service=SERVICE,
+                                    refreshed_at=time.time() - 3600)
+        store.close()
         procs.start("collector", [
             sys.executable, "-m", "otel_llm", "collector",
             f"--grpc.listen-address=127.0.0.1:{ports['grpc']}", f"--http.listen-address=127.0.0.1:{ports['http']}",
-            f"--web.listen-address=127.0.0.1:{ports['web']}",
+            f"--web.listen-address=127.0.0.1:{ports['web']}", f"--evalstore.path={tmp_path / 'evals.sqlite3'}",
         ], env=env)
+        # The app's drift monitor, on the app's own /metrics (as in production: it runs in the app).
+        app_registry = CollectorRegistry()
+        drift_monitor = DriftMonitor(DriftConfig(baseline_size=20, window_size=20, topics=3), registry=app_registry)
+        app_metrics, _ = start_http_server(ports["app"], addr="127.0.0.1", registry=app_registry)
         # -- Prometheus and Alertmanager ---------------------------------------
         rules = _prometheus_rules(tmp_path)
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
@@ -267,7 +282,8 @@ def test_error_burst_pages_and_resolves_and_dashboards_have_data(tmp_path, monke
             "rule_files": rules,
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{ports['alertmanager']}"]}]}]},
             "scrape_configs": [{"job_name": "otel-llm-collector",
-                                "static_configs": [{"targets": [f"127.0.0.1:{ports['web']}"]}]}],
+                                "static_configs": [{"targets": [f"127.0.0.1:{ports['web']}"]}]},
+                               {"job_name": "app", "static_configs": [{"targets": [f"127.0.0.1:{ports['app']}"]}]}],
         }))
         (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(webhook.port)))
         procs.start("alertmanager", [
@@ -292,6 +308,7 @@ def test_error_burst_pages_and_resolves_and_dashboards_have_data(tmp_path, monke
         # -- instrumented traffic over OTLP ------------------------------------
         resource = Resource.create({"service.name": SERVICE})
         provider = TracerProvider(resource=resource)
+        provider.add_span_processor(drift_monitor)
         provider.add_span_processor(BatchSpanProcessor(
             OTLPSpanExporter(endpoint=f"http://127.0.0.1:{ports['http']}/v1/traces"), schedule_delay_millis=200))
         logger_provider = LoggerProvider(resource=resource)
@@ -299,7 +316,8 @@ def test_error_burst_pages_and_resolves_and_dashboards_have_data(tmp_path, monke
             OTLPLogExporter(endpoint=f"http://127.0.0.1:{ports['http']}/v1/logs")))
         # The fake server stands in for api.openai.com, so OpenAI's prices apply.
         monkeypatch.setenv("OTEL_LLM_PROVIDER_HOSTS", f"127.0.0.1:{fake.port}=openai")
-        otel_llm.instrument(tracer_provider=provider)
+        # Content capture on: the drift monitor reads queries and answers (redacted as usual).
+        otel_llm.instrument(tracer_provider=provider, capture_content=True)
         # instrument(tracer_provider=...) does not reach outcome spans: they use their own setting.
         outcomes.set_tracer_provider(provider)
         fake.behaviour.quality = 0.9  # one reply in ten is cut off (finish_reason=length)
@@ -347,7 +365,7 @@ def test_error_burst_pages_and_resolves_and_dashboards_have_data(tmp_path, monke
             rf"[0-9.]+% of {SERVICE} / {MODEL} requests failed over the last 10s, and over 20s too \(threshold 5%\)\.",
             annotations["description"]), annotations["description"]
         assert annotations["runbook_url"].endswith("docs/runbooks.md#llmerrorratehigh")
-        assert annotations["dashboard_url"].endswith(f"/d/otel-llm-latency?var-service={SERVICE}")
+        assert annotations["dashboard_url"].endswith(f"/d/otel-llm-latency?var-service={SERVICE}&var-model={MODEL}")
         assert fire_seconds < 90
 
         # -- every shipped dashboard query, against this Prometheus ------------
@@ -390,6 +408,9 @@ def test_error_burst_pages_and_resolves_and_dashboards_have_data(tmp_path, monke
             provider.shutdown()
         if logger_provider is not None:
             logger_provider.shutdown()
+        if app_metrics is not None:
+            app_metrics.shutdown()
+            app_metrics.server_close()
         procs.stop_all()
         fake.stop()
         webhook.close()

@@ -169,7 +169,7 @@ def test_a_version_1_store_is_migrated_forward_keeping_its_rows(tmp_path):
     conn.commit()
     conn.close()
     with EvalStore(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         assert store.counts()["interactions"] == 1 and store.created_at() == 1000.0
         assert store.evalset_ages(now=105.0) == {"shop": 100.0}  # the old refresh covers every service
 

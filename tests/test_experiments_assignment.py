@@ -212,6 +212,39 @@ def test_module_level_api_declares_assigns_and_exports(tmp_path):
     assert registry.get_sample_value("llm_experiment_assignments_total", labels) == 1
 
 
+
+@pytest.mark.parametrize(("declaration", "field", "reason"), [
+    ({"name": "bad-weight", "variants": {"a": "heavy", "b": 1}}, "variants.0.weight", "valid number"),
+    ({"name": "neg-weight", "variants": {"a": -1, "b": 1}}, "variants.0.weight", "greater than or equal to 0"),
+    ({"name": "one-arm", "variants": ["only"]}, "variants", "at least 2"),
+    ({"name": "typo", "variants": ["a", "b"], "contrl": "a"}, "contrl", "unknown field"),
+    ({"name": "bad name!", "variants": ["a", "b"]}, "name", "letters, digits"),
+])
+def test_declare_turns_bad_declarations_into_experiment_errors(declaration, field, reason):
+    from pydantic import ValidationError
+
+    from otel_llm import experiments
+
+    with pytest.raises(ExperimentError) as info:
+        experiments.declare(declaration)
+    assert not isinstance(info.value, ValidationError)
+    assert f"{field}: " in str(info.value) and reason in str(info.value)
+    with pytest.raises(ExperimentError, match=field.replace(".", r"\.")):
+        ExperimentRegistry().declare(declaration)
+
+
+def test_declarations_import_without_the_runtime():
+    code = (
+        "import sys\n"
+        "from otel_llm.experiments.declaration import parse_experiments\n"
+        "parse_experiments([{'name': 'e', 'variants': ['a', 'b']}])\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('prometheus_client', 'opentelemetry')\n"
+        "          or m in ('otel_llm.attribution', 'otel_llm.experiments.assignment')]\n"
+        "print(','.join(loaded))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
 async def test_assignment_scope_works_in_async_code():
     reg = ExperimentRegistry([make("async-exp", {"control": 1, "b": 1})])
     async with reg.assign("async-exp", "u-9") as arm:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import socket
-import subprocess
 import time
-import urllib.request
 from collections import defaultdict
 
 import pytest
+from local_prometheus import free_port, running_prometheus
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -27,49 +24,18 @@ from otel_llm import semconv
 from otel_llm.cli import main
 from otel_llm.experiments import Experiment, ExperimentRegistry
 from otel_llm.experiments import stats as st
-from otel_llm.experiments.promql import PrometheusClient
 from otel_llm.instrumentation.genai_call import genai_call
 from otel_llm.processor import MetricsSpanProcessor, start_metrics_server
+from otel_llm.prometheus_api import PrometheusClient
 
 pytestmark = pytest.mark.servers
 
 EXP = Experiment(name="e2e", variants={"control": 1, "concise": 1})
 USERS = 120
 CALLS_PER_USER = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_prometheus(tmp, target_port: int):
-    if not shutil.which("prometheus"):
-        pytest.fail("prometheus must be installed (apt-get install prometheus)")
-    (tmp / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
-    )
-    port = free_port()
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError(f"prometheus did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
+# A second experiment whose calls serve business outcomes (one per user, opened inside the assignment).
+EXP_OUTCOMES = Experiment(name="e2e-outcomes", variants={"control": 1, "retry": 1})
+OUTCOME_USERS = 60
 
 
 def generate(tracer, reg: ExperimentRegistry) -> dict:
@@ -112,52 +78,83 @@ def generate(tracer, reg: ExperimentRegistry) -> dict:
     return truth
 
 
+def generate_outcomes(tracer, reg: ExperimentRegistry) -> dict:
+    """Outcomes per user: one call in control, a retried call in ``retry``; every user also makes one
+    call outside any outcome (in the variant's cost, not in its outcomes' cost)."""
+    from otel_llm.outcomes import Outcome
+
+    truth: dict = defaultdict(lambda: defaultdict(float))
+    for i in range(OUTCOME_USERS):
+        with reg.assign("e2e-outcomes", f"buyer-{i}") as arm:
+            with Outcome("ticket_resolved", tracer=tracer) as outcome:
+                for _ in range(2 if arm.variant == "retry" else 1):
+                    with genai_call("chat", provider="openai", model="gpt-4o-mini", tracer=tracer) as call:
+                        call.set_response(model="gpt-4o-mini-2024-07-18", finish_reasons=["stop"])
+                        call.set_usage(input_tokens=300, output_tokens=100 + i)
+                if i % 4 == 0:
+                    outcome.fail()
+                else:
+                    outcome.succeed()
+            truth[arm.variant]["outcome_cost"] += outcome.cost
+            truth[arm.variant]["successes"] += i % 4 != 0
+            truth[arm.variant]["outcomes"] += 1
+            with genai_call("chat", provider="openai", model="gpt-4o", tracer=tracer) as call:  # no outcome
+                call.set_response(model="gpt-4o-2024-08-06", finish_reasons=["stop"])
+                call.set_usage(input_tokens=1000, output_tokens=500)
+    return truth
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     registry = CollectorRegistry()
     processor = MetricsSpanProcessor(registry)
-    reg = ExperimentRegistry([EXP])
+    reg = ExperimentRegistry([EXP, EXP_OUTCOMES])
     registry.register(reg.exposures)
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(processor)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     server, _ = start_metrics_server(0, registry=registry)
-    proc, url = start_prometheus(tmp_path_factory.mktemp("prom"), server.server_port)
     try:
-        start = time.time() - 1
-        truth = generate(provider.get_tracer("app"), reg)
-        for span in exporter.get_finished_spans():
-            a = span.attributes
-            if semconv.VARIANT not in a:
-                continue
-            t = truth[a[semconv.VARIANT]]
-            t["calls"] += 1
-            t["errors"] += semconv.ERROR_TYPE in a
-            t["cost"] += a.get(semconv.GEN_AI_USAGE_COST_AMOUNT, 0.0)
-        expected_calls = USERS * CALLS_PER_USER
-        client = PrometheusClient(url)
-        deadline = time.time() + 40
-        while True:  # until Prometheus has scraped everything (the first scrape comes after ~5 s)
-            got = client.query(f'sum({semconv.OPERATION_DURATION.name}_count{{experiment="e2e"}})'
-                               f' + sum({semconv.FEEDBACK.name}{{experiment="e2e"}}) * 0')
-            ratings = client.query(f'sum({semconv.FEEDBACK.name}{{experiment="e2e"}})')
-            want_ratings = sum(t["up"] + t["down"] for t in truth.values())
-            if got and got[0][1] == expected_calls and ratings and ratings[0][1] == want_ratings:
-                break
-            assert time.time() < deadline, "Prometheus never saw all the traffic"
-            time.sleep(0.5)
-        time.sleep(1.5)  # one more scrape, so every series' latest sample is final
-        yield {"url": url, "truth": truth, "start": start, "end": time.time(), "client": client}
+        with running_prometheus(tmp_path_factory.mktemp("prom"), scrape_ports=[server.server_port],
+                                interval="1s") as url:
+            start = time.time() - 1
+            truth = generate(provider.get_tracer("app"), reg)
+            outcome_truth = generate_outcomes(provider.get_tracer("app"), reg)
+            for span in exporter.get_finished_spans():
+                a = span.attributes
+                if a.get(semconv.EXPERIMENT) == "e2e-outcomes" and semconv.OUTCOME_NAME not in a:
+                    outcome_truth[a[semconv.VARIANT]]["cost"] += a.get(semconv.GEN_AI_USAGE_COST_AMOUNT, 0.0)
+                if semconv.VARIANT not in a or a.get(semconv.EXPERIMENT) != "e2e":
+                    continue
+                t = truth[a[semconv.VARIANT]]
+                t["calls"] += 1
+                t["errors"] += semconv.ERROR_TYPE in a
+                t["cost"] += a.get(semconv.GEN_AI_USAGE_COST_AMOUNT, 0.0)
+            expected_calls = USERS * CALLS_PER_USER
+            client = PrometheusClient(url)
+            deadline = time.time() + 40
+            while True:  # until Prometheus has scraped everything (the first scrape comes after ~5 s)
+                got = client.query(f'sum({semconv.OPERATION_DURATION.name}_count{{experiment="e2e"}})'
+                                   f' + sum({semconv.FEEDBACK.name}{{experiment="e2e"}}) * 0')
+                ratings = client.query(f'sum({semconv.FEEDBACK.name}{{experiment="e2e"}})')
+                want_ratings = sum(t["up"] + t["down"] for t in truth.values())
+                outcomes = client.query(f'sum({semconv.OUTCOMES.name}{{experiment="e2e-outcomes"}})')
+                if got and got[0][1] == expected_calls and ratings and ratings[0][1] == want_ratings \
+                        and outcomes and outcomes[0][1] == OUTCOME_USERS:
+                    break
+                assert time.time() < deadline, "Prometheus never saw all the traffic"
+                time.sleep(0.5)
+            time.sleep(1.5)  # one more scrape, so every series' latest sample is final
+            yield {"url": url, "truth": truth, "outcome_truth": outcome_truth, "start": start, "end": time.time(),
+                   "client": client}
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
         server.shutdown()
         server.server_close()
 
 
-def report_json(pipeline, capsys, *extra: str) -> dict:
-    code = main(["experiments", "report", "e2e", "--prometheus-url", pipeline["url"], "--format", "json",
+def report_json(pipeline, capsys, *extra: str, name: str = "e2e") -> dict:
+    code = main(["experiments", "report", name, "--prometheus-url", pipeline["url"], "--format", "json",
                  "--start", str(pipeline["start"]), "--end", str(pipeline["end"]), *extra])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -208,7 +205,7 @@ def test_table_output_is_readable(pipeline, capsys):
 def test_unreachable_prometheus_is_a_clear_error(capsys):
     code = main(["experiments", "report", "e2e", "--prometheus-url", f"http://127.0.0.1:{free_port()}"])
     assert code == 1
-    assert "cannot query Prometheus" in capsys.readouterr().err
+    assert "cannot reach Prometheus" in capsys.readouterr().err
 
 
 def test_unknown_experiment_says_there_is_no_traffic(pipeline, capsys):
@@ -256,3 +253,28 @@ def test_cost_time_slices_add_up_to_the_totals(pipeline):
         assert sum(b[0] for b in d.batches) == pytest.approx(t["cost"])
         assert sum(b[1] for b in d.batches) == t["calls"]
         assert sum(b[2] for b in d.batches) == t["calls"] - t["errors"]
+
+
+def test_cost_per_successful_outcome_uses_outcomes_labelled_with_the_variant(pipeline, capsys):
+    from otel_llm.experiments.source import fetch_variants
+
+    truth = pipeline["outcome_truth"]
+    report = report_json(pipeline, capsys, name="e2e-outcomes")
+    assert "successful outcome = business outcome with result=success" in report["notes"]
+    by_name = {v["variant"]: v for v in report["variants"]}
+    assert set(by_name) == {"control", "retry"}
+    for name, v in by_name.items():
+        t = truth[name]
+        # The outcomes' own cost (failed ones included) over the successful ones, not all calls' cost.
+        assert v["metrics"]["cost_per_success"]["value"] == pytest.approx(t["outcome_cost"] / t["successes"])
+        assert v["metrics"]["cost_per_request"]["value"] == pytest.approx(t["cost"] / v["calls"])
+        assert t["cost"] > t["outcome_cost"] * 1.5  # the calls outside outcomes would change the figure
+    retry, control = truth["retry"], truth["control"]
+    assert retry["outcome_cost"] / retry["successes"] > control["outcome_cost"] / control["successes"]
+    data, basis = fetch_variants(pipeline["client"], "e2e-outcomes", pipeline["start"], pipeline["end"], batches=4)
+    assert basis == "business outcome with result=success"
+    for d in data:
+        assert sum(b[2] for b in d.batches) == truth[d.name]["successes"]
+        assert sum(b[3] for b in d.batches) == pytest.approx(truth[d.name]["outcome_cost"])
+        assert d.user_sources == 1  # one process exported the user counts: no replica note
+    assert not any("replica" in n for n in report["notes"])

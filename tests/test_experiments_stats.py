@@ -196,3 +196,24 @@ def test_undeclared_variants_are_left_out_and_said_so():
     report = analyse(EXP, data)
     assert [v.name for v in report.variants] == ["control", "treatment"]
     assert any("rogue" in n for n in report.notes)
+
+
+def test_user_counts_summed_over_replicas_are_flagged_in_the_notes():
+    rng = np.random.default_rng(17)
+    control, treat = simulate(rng, "control", 500, 0.7, 0.1), simulate(rng, "treatment", 500, 0.7, 0.1)
+    control.user_sources = treat.user_sources = 1
+    assert not any("replica" in n for n in analyse(EXP, [control, treat]).notes)
+    treat.user_sources = 3  # three processes exported llm_experiment_users for this variant
+    (note,) = [n for n in analyse(EXP, [control, treat]).notes if "replica" in n]
+    assert note.startswith("users are summed over up to 3 processes") and "upper bounds" in note
+
+
+def test_cost_per_success_divides_the_outcomes_cost_when_given():
+    rng = np.random.default_rng(18)
+    control, treat = simulate(rng, "control", 500, 0.7, 0.1), simulate(rng, "treatment", 500, 0.7, 0.1)
+    treat.successes, treat.success_cost = 250.0, 0.5
+    treat.batches = [(c, n, s / 2, 0.5 / len(treat.batches)) for c, n, s in treat.batches]
+    est = analyse(EXP, [control, treat]).variants[1].estimates["cost_per_success"]
+    assert est.value == pytest.approx(0.5 / 250) and est.low <= est.value <= est.high
+    assert analyse(EXP, [control, treat]).variants[0].estimates["cost_per_success"].value == \
+        pytest.approx(control.cost / control.successes)

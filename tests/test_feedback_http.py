@@ -54,7 +54,7 @@ def test_valid_thumbs_correction_escalation_are_accepted_stored_and_emitted(reco
     ])
     assert r.status == 202 and r.body["accepted"] == 3 and r.body["duplicates"] == 0
     assert recorder.store.counts() == {"interactions": 0, "scores": 0, "feedback": 3, "golden_refreshes": 0,
-                                       "thumbs_down": 1, "correction": 1, "escalation": 1}
+                                       "golden_results": 0, "thumbs_down": 1, "correction": 1, "escalation": 1}
     (a0, s0), (a1, s1), (a2, s2) = recorder.events
     assert (a0[semconv.GEN_AI_EVALUATION_NAME], a0[semconv.GEN_AI_EVALUATION_SCORE_LABEL], s0) == ("user_feedback", "down", SPAN)
     assert a0[semconv.FEATURE] == "search" and a0[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o"

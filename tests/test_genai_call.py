@@ -111,3 +111,19 @@ def test_tool_arguments_and_results_are_redacted(tracer, span_exporter):
     assert recorded[1]["parts"][0]["response"] == "the [x] is 42"
     assert "secret" not in attrs[s.GEN_AI_OUTPUT_MESSAGES]
     assert tool_turn[1]["parts"][0]["response"] == "the secret is 42"  # the caller's data is untouched
+
+
+def test_object_tool_arguments_are_redacted_too(tracer, span_exporter):
+    import json
+
+    from otel_llm.content import ContentPolicy, redact_pii
+
+    # Anthropic's tool_use input is an object, not a JSON string: every string in it is redacted.
+    turn = [{"role": "assistant", "parts": [
+        {"type": "tool_call", "id": "t1", "name": "send", "arguments": {"to": "bob@example.org", "cc": ["+44 20 7946 0958"]}},
+    ]}]
+    call = GenAICall(tracer, "chat", "anthropic", "claude-haiku-4-5", input_messages=turn,
+                     policy=ContentPolicy(True, redact_pii))
+    call.end()
+    recorded = json.loads(span_exporter.get_finished_spans()[0].attributes[s.GEN_AI_INPUT_MESSAGES])
+    assert recorded[0]["parts"][0]["arguments"] == {"to": "[email]", "cc": ["[phone]"]}

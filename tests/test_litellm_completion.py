@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of LiteLLM's own price map
+# Before litellm is imported: otherwise its import fetches LiteLLM's own price map over the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm  # noqa: E402
 import pytest  # noqa: E402
@@ -23,6 +25,34 @@ from otel_llm.testing.fake_anthropic import AnthropicReply, FakeAnthropic  # noq
 MSGS = [{"role": "user", "content": "Hello"}]
 CACHED = dict(input_tokens=100, output_tokens=50, cache_read_input_tokens=1000, cache_creation_input_tokens=200)
 HAIKU_COST = (100 * 1.0 + 1000 * 0.10 + 200 * 1.25 + 50 * 5.0) / 1e6  # claude-haiku-4-5, per MTok rates
+
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """LiteLLM calls through our instrumentation reach the local fakes and nothing else (no DNS either)."""
+    attempts: list[object] = []
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and name not in _LOOPBACK:
+            attempts.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, f"test: no network ({name})")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in _LOOPBACK:
+            attempts.append(address)
+            raise OSError(f"test: no network ({address})")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield
+    assert attempts == [], f"network reached for {attempts}"
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
+GUARD_ROUTE = ROOT / "deploy" / "alertmanager" / "guard-route.example.yaml"
 
 pytestmark = pytest.mark.servers
 
@@ -26,8 +27,8 @@ def _tool(name: str) -> str:
     return path
 
 
-def _route(*labels: str) -> str:
-    proc = subprocess.run([_tool("amtool"), "config", "routes", "test", f"--config.file={CONFIG}", *labels],
+def _route(*labels: str, config: Path = CONFIG) -> str:
+    proc = subprocess.run([_tool("amtool"), "config", "routes", "test", f"--config.file={config}", *labels],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
@@ -43,6 +44,25 @@ def test_critical_pages_and_warning_notifies():
     assert _route("alertname=LLMErrorRateHigh", "service_name=support-bot", "severity=critical") == "pagerduty-critical"
     assert _route("alertname=LLMErrorRateHigh", "service_name=support-bot", "severity=warning") == "slack-warnings"
     assert _route("alertname=SomethingElse") == "slack-warnings"
+
+
+def test_the_guard_route_merges_in_front_of_the_shipped_routes(tmp_path):
+    # What docs/monitoring.md tells users who run otel_llm.guard: the guard's child route
+    # first (it has continue: true), its receiver added; paging and Slack stay as they were.
+    config = yaml.safe_load(CONFIG.read_text())
+    guard = yaml.safe_load(GUARD_ROUTE.read_text())
+    (guard_route,) = guard["route"]["routes"]
+    assert guard_route["continue"] is True
+    config["route"]["routes"].insert(0, guard_route)
+    config["receivers"] += [r for r in guard["receivers"] if r["name"] == guard_route["receiver"]]
+    merged = tmp_path / "alertmanager.yml"
+    merged.write_text(yaml.safe_dump(config))
+    proc = subprocess.run([_tool("amtool"), "check-config", str(merged)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    spend = ("alertname=LLMDailySpendHigh", "service_name=support-bot")
+    assert _route(*spend, "severity=critical", config=merged) == "otel-llm-guard,pagerduty-critical"
+    assert _route(*spend, "severity=warning", config=merged) == "slack-warnings"
+    assert _route("alertname=LLMErrorRateHigh", "severity=critical", config=merged) == "pagerduty-critical"
 
 
 def test_amtool_verify_receivers_fails_on_a_wrong_expectation():

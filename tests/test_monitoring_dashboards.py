@@ -19,10 +19,13 @@ from otel_llm.monitoring.recording import recording_rules
 ROOT = Path(__file__).resolve().parent.parent
 # The request-level contract every dashboard must cover (other packages' self-metrics may be added freely).
 CORE_METRICS = (
-    semconv.OPERATION_DURATION, semconv.TOKEN_USAGE, semconv.TIME_TO_FIRST_CHUNK, semconv.COST,
+    semconv.OPERATION_DURATION, semconv.TOKEN_USAGE, semconv.TIME_TO_FIRST_CHUNK, semconv.COST, semconv.REQUEST_COST,
     semconv.UNPRICED_REQUESTS, semconv.RESPONSES, semconv.CUSTOMER_COST, semconv.USER_COST, semconv.LABEL_OVERFLOW,
     semconv.RECEIVER_SPANS, semconv.RECEIVER_REQUESTS, semconv.FEEDBACK, semconv.CORRECTIONS, semconv.ESCALATIONS,
     semconv.QUALITY_SCORE, semconv.OUTCOMES, semconv.OUTCOME_COST, semconv.EVALSET_AGE,
+    # The drift monitor's signals (otel_llm.drift): the quality dashboard's Drift row and the cost dashboard.
+    semconv.INPUT_DRIFT_PSI, semconv.INPUT_DRIFT_JS, semconv.OUT_OF_SCOPE_RATIO, semconv.QUERY_REPEAT_RATIO,
+    semconv.MODEL_CHANGES, semconv.OUTPUT_SIGNAL_RATIO, semconv.FINISH_REASON_DRIFT_PSI, semconv.DRIFT_SPANS,
 )
 PROMQL_WORDS = {
     "by", "on", "and", "or", "unless", "offset", "bool", "group_left", "group_right", "without", "ignoring",
@@ -80,8 +83,9 @@ def test_six_dashboards_with_stable_uids_and_variables(shipped):
     for name, board in shipped.items():
         assert board["uid"] == "otel-llm-" + name.removesuffix(".json")
         variables = {v["name"]: v for v in board["templating"]["list"]}
-        assert set(variables) == {"datasource", "service", "model", "feature"}
-        for var in ("service", "model", "feature"):
+        extra = {"experiment"} if name == "experiments.json" else set()
+        assert set(variables) == {"datasource", "service", "model", "feature"} | extra
+        for var in ("service", "model", "feature", *extra):
             assert variables[var]["multi"] and variables[var]["allValue"] == ".*"
         ids = [p["id"] for p in board["panels"]]
         assert len(ids) == len(set(ids))
@@ -175,6 +179,36 @@ def test_ratio_panels_show_no_traffic_instead_of_nan(shipped):
         assert texts == ["No traffic"], panel["title"]
 
 
+def test_experiments_dashboard_filters_every_panel_by_experiment(shipped):
+    board = shipped["experiments.json"]
+    (variable,) = [v for v in board["templating"]["list"] if v["name"] == "experiment"]
+    assert variable["query"].startswith("label_values(") and variable["query"].endswith(", experiment)")
+    assert 'experiment!=""' in variable["query"]
+    for panel in panels(board):
+        for target in panel["targets"]:
+            assert 'experiment=~"$experiment"' in target["expr"], (panel["title"], target["expr"])
+
+
+def test_declared_control_arms_reach_the_vs_control_panels():
+    config = parse_config({"experiments": {"declarations": [
+        {"name": "prompt-v3", "variants": ["baseline", "short"], "control": "baseline"}]}})
+    board = dashboards(config)["experiments.json"]
+    expr = next(t["expr"] for p in panels(board) if p["title"].startswith("Cost per request vs")
+                for t in p["targets"])
+    assert 'experiment="prompt-v3", variant="baseline"' in expr
+    assert 'experiment!="prompt-v3", variant="control"' in expr
+
+
+def test_cost_dashboard_shows_cost_per_request_spread(shipped):
+    panel = _panel({"cost": shipped["cost.json"]}, "cost", "Cost per request: median, p95, max")
+    exprs = [t["expr"] for t in panel["targets"]]
+    window = MonitorConfig().cost_per_request.window
+    assert [e.split("{")[0] for e in exprs] == [
+        f"service_model:llm_request_cost_usd:{op}_{window}" for op in ("p50", "p95", "max")]
+    assert "approximate" in panel["description"]
+    assert _steps(panel) == [None, 0.015, 0.03]
+
+
 def test_customers_dashboard_annotates_anomaly_alerts(shipped):
     annotations = shipped["customers.json"]["annotations"]["list"]
     assert any('alertname="LLMCustomerCostAnomaly"' in a.get("expr", "") for a in annotations)
@@ -182,7 +216,7 @@ def test_customers_dashboard_annotates_anomaly_alerts(shipped):
 
 def substitute_grafana_macros(expr: str) -> str:
     return (expr.replace("$__rate_interval", "1m").replace("$service", ".*").replace("$model", ".*")
-            .replace("$feature", ".*"))
+            .replace("$feature", ".*").replace("$experiment", ".*"))
 
 
 @pytest.mark.servers

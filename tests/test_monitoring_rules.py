@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import monitoring_drift_cases as drift_cases
 import monitoring_rule_cases as cases
 import pytest
 import yaml
@@ -123,8 +124,25 @@ def test_promtool_check_rules_passes_on_shipped_files():
 
 
 def test_every_alert_has_a_promtool_case():
-    covered = {c.alert for c in cases.absolute_cases() + cases.other_minute_cases() + cases.baseline_cases()} - {"*"}
+    covered = {c.alert for c in cases.absolute_cases() + cases.other_minute_cases() + cases.baseline_cases()
+               + drift_cases.drift_minute_cases() + drift_cases.drift_baseline_cases()} - {"*"}
     assert covered == set(_alert_names())
+
+
+def test_annotation_labels_are_on_every_firing_alert():
+    """The promtool cases pin each alert's exact labels; its templates may use only those."""
+    fired: dict[str, int] = {}
+    for case in (cases.absolute_cases() + cases.other_minute_cases() + cases.baseline_cases()
+                 + drift_cases.drift_minute_cases() + drift_cases.drift_baseline_cases()):
+        for _, fires in case.checks:
+            for fire in fires:
+                for rule in _alert_rules():
+                    if rule["alert"] != case.alert or rule["labels"]["severity"] != fire.severity:
+                        continue
+                    used = set(re.findall(r"\$labels\.(\w+)", " ".join(rule["annotations"].values())))
+                    assert used <= set(fire.labels), (case.alert, used - set(fire.labels))
+                    fired[case.alert] = fired.get(case.alert, 0) + 1
+    assert set(fired) == set(_alert_names())
 
 
 def test_error_rate_description_reads_well():
@@ -135,13 +153,20 @@ def test_error_rate_description_reads_well():
 
 
 def test_alert_rules_minute_cases(tmp_path):
-    groups = [_group(c, _alert_names()) for c in cases.absolute_cases() + cases.other_minute_cases()]
-    groups.append(_group(cases.healthy_case(_alert_names()), _alert_names()))
+    minute = cases.absolute_cases() + cases.other_minute_cases() + drift_cases.drift_minute_cases()
+    groups = [_group(c, _alert_names()) for c in minute]
+    healthy = cases.healthy_case(_alert_names())
+    healthy.series.update(drift_cases.healthy_series())
+    groups.append(_group(healthy, _alert_names()))
     _run(tmp_path, "minute_cases", groups, "1m")
 
 
 def test_alert_rules_baseline_cases(tmp_path):
-    groups = [_group(c, _alert_names()) for c in cases.baseline_cases()]
+    baseline = cases.baseline_cases() + drift_cases.drift_baseline_cases()
+    for case in baseline:
+        if case.alert == "*":  # healthy weeks: the drift inputs stay healthy too
+            case.series.update(drift_cases.healthy_series())
+    groups = [_group(c, _alert_names()) for c in baseline]
     _run(tmp_path, "baseline_cases", groups, "1h")
 
 
@@ -166,3 +191,43 @@ def test_recording_rules_produce_expected_samples(tmp_path):
 def test_shipped_rules_match_default_config():
     # The rules under test are the default config's (test_monitoring_generate checks the bytes).
     assert MonitorConfig().error_rate.critical == 0.05
+
+
+def test_declared_experiment_controls_are_what_variants_are_compared_with(tmp_path):
+    """An experiment declared with its own control arm is compared with that arm, not `control_variant`."""
+    from otel_llm.monitoring.config import parse_config
+    from otel_llm.monitoring.generate import rule_files
+
+    declared = {"experiments": {"declarations": [
+        {"name": "prompt-v3", "variants": ["baseline", "short"], "control": "baseline"}]}}
+
+    def arm(variant: str) -> dict[str, str]:
+        return {"service_name": cases.SERVICE, "experiment": "prompt-v3", "variant": variant}
+
+    series = {cases.s(f"{cases.REQ}_count", error_type="", **arm("baseline")): cases.ramp(100),
+              cases.s(f"{cases.REQ}_count", error_type="", **arm("short")): cases.ramp(100),
+              cases.s("llm_cost_usd_total", error_type="", **arm("baseline")): cases.ramp(1.0),
+              cases.s("llm_cost_usd_total", error_type="", **arm("short")): cases.ramp(1.5)}
+    files = []
+    for label, config, fires in (("declared", parse_config(declared), True), ("default", MonitorConfig(), False)):
+        rendered = {k: yaml.safe_load(v) for k, v in rule_files(config).items()}
+        rules = rendered[RECORDING_FILE]["groups"][0]["rules"] + [
+            r for r in rendered[ALERTS_FILE]["groups"][0]["rules"] if r["alert"] == "LLMVariantRegression"]
+        (rule,) = rules[-1:]
+        labels = {**arm("short"), "signal": "cost_per_request"}
+        expected = [{"exp_labels": {**labels, "severity": "warning"},
+                     "exp_annotations": {k: cases.render(v, labels, 1.5) for k, v in rule["annotations"].items()}}]
+        (tmp_path / f"{label}.rules.yaml").write_text(yaml.safe_dump({"groups": [{"name": label, "rules": rules}]}))
+        (tmp_path / f"{label}.test.yaml").write_text(yaml.safe_dump({
+            "rule_files": [f"{label}.rules.yaml"], "evaluation_interval": "1m",
+            "tests": [{"name": f"{label} config: variant short costs 1.5x arm baseline", "interval": "1m",
+                       "input_series": [{"series": k, "values": v} for k, v in series.items()],
+                       "alert_rule_test": [
+                           {"eval_time": "30m", "alertname": "LLMVariantRegression", "exp_alerts": []},
+                           {"eval_time": "31m", "alertname": "LLMVariantRegression",
+                            "exp_alerts": expected if fires else []}]}],
+        }, sort_keys=False))
+        files.append(f"{label}.test.yaml")
+    proc = subprocess.run([_promtool(), "test", "rules", *files], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -58,7 +58,7 @@ def test_a_retried_request_counts_twice_in_cost_and_once_in_outcomes(
 
 
 def test_the_processor_counts_one_outcome_with_the_summed_cost(
-    client, fake_openai, openai_instrumentor, span_exporter
+    client, fake_openai, openai_instrumentor, span_exporter, tracer_provider
 ):
     from otel_llm.processor import MetricsSpanProcessor
 
@@ -71,8 +71,12 @@ def test_the_processor_counts_one_outcome_with_the_summed_cost(
     for span in span_exporter.get_finished_spans():
         processor.on_end(span)
     costs = [sp.attributes[s.GEN_AI_USAGE_COST_AMOUNT] for sp in _llm_spans(span_exporter)]
-    service = _outcome_spans(span_exporter)[0].resource.attributes.get("service.name", "")
-    labels = {"service_name": service, "feature": "support", "outcome": "ticket_resolved"}
+    # The shared provider's resource names the service (``unknown_service:python`` unless
+    # OTEL_SERVICE_NAME was set when it was created); the processor labels outcomes with it.
+    service = tracer_provider.resource.attributes["service.name"]
+    assert service and {sp.resource.attributes["service.name"] for sp in _outcome_spans(span_exporter)} == {service}
+    labels = {"service_name": service, "feature": "support", "experiment": "", "variant": "", "outcome": "ticket_resolved"}
+    assert {*labels, "result"} == set(s.OUTCOME_LABELS)
 
     def value(name, result):
         return registry.get_sample_value(name, {**labels, "result": result})
@@ -175,3 +179,23 @@ def test_an_outcome_scope_cannot_be_entered_twice():
     with o, pytest.raises(RuntimeError, match="already open"):
         with o:
             pass
+
+
+def test_instrument_tracer_provider_reaches_outcome_spans(client, fake_openai, tracer_provider, span_exporter):
+    otel_llm.outcomes.set_tracer_provider(None)  # undo the autouse fixture: instrument() alone must do it
+    otel_llm.instrument(tracer_provider=tracer_provider)
+    try:
+        with otel_llm.outcome("ticket_resolved") as o:
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+            o.succeed()
+        otel_llm.record_outcome("ticket_resolved", success=False, cost_usd=0.01, calls=1)
+    finally:
+        otel_llm.uninstrument()
+    scoped, recorded = _outcome_spans(span_exporter)
+    (llm,) = _llm_spans(span_exporter)
+    assert llm.parent.span_id == scoped.context.span_id
+    assert scoped.attributes[s.OUTCOME_CALLS] == 1 and recorded.attributes[s.OUTCOME_SUCCESS] is False
+    # uninstrument() sends outcome spans back to the global provider, away from this one.
+    with otel_llm.outcome("after_uninstrument"):
+        pass
+    assert len(_outcome_spans(span_exporter)) == 2

@@ -22,7 +22,8 @@ def engine():
 
 
 def _value(engine, name, **labels):
-    base = {"service_name": "svc", "feature": "support", "outcome": "ticket_resolved", "result": "success"}
+    base = {"service_name": "svc", "feature": "support", "experiment": "", "variant": "", "outcome": "ticket_resolved",
+            "result": "success"}
     return engine.registry.get_sample_value(name, {**base, **labels})
 
 

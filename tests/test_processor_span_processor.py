@@ -57,6 +57,43 @@ def test_durations_tokens_cost_and_finish_reasons_match_hand_computed_values(set
     assert value(registry, ttfc + "_sum", **LABELS) == pytest.approx(0.03)
 
 
+def test_request_cost_histogram_observes_each_priced_request_once(setup):
+    registry, _, tracer = setup
+    for cost in (0.00002, 0.0004, 0.0004, 0.012, 3.0):
+        emit_llm_span(tracer, cost=cost, feature="search")
+    emit_llm_span(tracer, cost=None, feature="search", extra={sc.OTEL_LLM_COST_UNPRICED: True})  # not observed
+    emit_llm_span(tracer, error_type="RateLimitError", feature="search")  # no usage, no cost: not observed
+    h = sc.REQUEST_COST.name
+    assert h == "llm_request_cost_usd"
+    assert value(registry, h + "_count", **LABELS) == 5
+    assert value(registry, h + "_sum", **LABELS) == pytest.approx(3.01282)
+    assert value(registry, h + "_sum", **LABELS) == value(registry, "llm_cost_usd_total", **LABELS)
+    assert value(registry, h + "_bucket", le="1e-05", **LABELS) == 0
+    assert value(registry, h + "_bucket", le="5e-05", **LABELS) == 1
+    assert value(registry, h + "_bucket", le="0.0005", **LABELS) == 3
+    assert value(registry, h + "_bucket", le="0.015", **LABELS) == 4
+    assert value(registry, h + "_bucket", le="2.5", **LABELS) == 4
+    assert value(registry, h + "_bucket", le="5.0", **LABELS) == 5
+    assert value(registry, h + "_bucket", le="+Inf", **LABELS) == 5
+    buckets = [s.labels["le"] for m in registry.collect() if m.name == h for s in m.samples
+               if s.name == h + "_bucket" and s.labels["feature"] == "search" and s.labels["error_type"] == ""]
+    assert [float(b) for b in buckets[:-1]] == list(sc.REQUEST_COST_BUCKETS)
+
+
+def test_absurd_token_counts_and_costs_are_rejected_in_process():
+    registry = CollectorRegistry()
+    processor = MetricsSpanProcessor(registry, max_cost_per_span_usd=50.0)
+    tracer, provider, _ = sdk_tracer(processor=processor)
+    emit_llm_span(tracer, model="gpt-4o", input_tokens=9223372036854775807, cost=None)  # the audit's span
+    emit_llm_span(tracer, output_tokens=sc.MAX_TOKENS_PER_CALL + 1, cost=0.1)
+    emit_llm_span(tracer, cost=50.01)
+    emit_llm_span(tracer, model="gpt-4o", input_tokens=20_000_000, output_tokens=1_000_000, cost=None)  # ~$60
+    emit_llm_span(tracer, cost=50.0)
+    provider.shutdown()
+    assert processor.invalid_spans == {"absurd_tokens": 2, "absurd_cost": 2}
+    assert sum(s.value for m in registry.collect() if m.name == "llm_cost_usd" for s in m.samples) == 50.0
+
+
 def test_errors_unpriced_and_unreported_usage_are_counted_not_invented(setup):
     registry, _, tracer = setup
     emit_llm_span(tracer, error_type="RateLimitError", feature="search")

@@ -45,12 +45,50 @@ def test_openinference_llm_span_with_cache_details():
     assert view({sc.OPENINFERENCE_SPAN_KIND: "CHAIN"}) is None
 
 
-def test_anthropic_sdk_native_spans_with_cache_write_tokens():
-    attrs = {sc.GEN_AI_REQUEST_MODEL: "claude-3-5-haiku-latest", sc.GEN_AI_USAGE_INPUT_TOKENS: 2000,
-             sc.GEN_AI_USAGE_OUTPUT_TOKENS: 100, sc.ANTHROPIC_NATIVE_CACHE_WRITE_INPUT_TOKENS: 1500}
-    v = view(attrs, scope=sc.ANTHROPIC_NATIVE_SCOPE)
-    assert v.labels[1] == "anthropic"
+NATIVE_SCOPES = [sc.ANTHROPIC_NATIVE_SCOPE] + [f"{sc.ANTHROPIC_NATIVE_SCOPE}.{p}" for p in (
+    "bedrock", "vertex", "aws", "foundry", "google_cloud")]
+
+
+@pytest.mark.parametrize("scope", NATIVE_SCOPES)
+def test_anthropic_sdk_native_spans_with_cache_write_tokens_and_stop_reason(scope):
+    attrs = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_REQUEST_MODEL: "claude-3-5-haiku-latest",
+             sc.GEN_AI_USAGE_INPUT_TOKENS: 2000, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 100,
+             sc.ANTHROPIC_NATIVE_CACHE_WRITE_INPUT_TOKENS: 1500, sc.ANTHROPIC_NATIVE_STOP_REASON: "max_tokens"}
+    v = view(attrs, scope=scope)
+    assert v.labels[:2] == ("chat", "anthropic")
+    assert v.finish_reasons == "max_tokens"
     assert v.cost == pytest.approx(PRICER.price("anthropic", "claude-3-5-haiku-latest", 2000, 100, 0, 1500).amount)
+
+
+@pytest.mark.parametrize("scope", NATIVE_SCOPES)
+def test_anthropic_sdk_native_spans_of_calls_that_generate_nothing_are_not_genai_operations(scope):
+    # The SDK puts gen_ai.provider.name on every API call's span: count_tokens, models.list...
+    count = {sc.GEN_AI_PROVIDER_NAME: "anthropic", sc.GEN_AI_REQUEST_MODEL: "claude-3-5-haiku-latest",
+             "anthropic.message.count_tokens.input_tokens": 12}
+    listing = {sc.GEN_AI_PROVIDER_NAME: "anthropic"}
+    assert view(count, scope=scope) is None
+    assert view(listing, scope=scope) is None
+    # the same attributes from any other instrumentation are still a GenAI span
+    assert type(view(count, scope="opentelemetry.instrumentation.anthropic")) is SpanView
+
+
+class RecordingPricer:
+    """The real pricer, remembering the time each price was asked for."""
+
+    def __init__(self):
+        self.at = []
+
+    def price(self, *args):
+        self.at.append(args[6] if len(args) > 6 else None)
+        return PRICER.price(*args)
+
+
+def test_foreign_spans_are_priced_at_their_start_time_not_now():
+    pricer = RecordingPricer()
+    attrs = {sc.GEN_AI_SYSTEM: "openai", sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+             sc.GEN_AI_USAGE_PROMPT_TOKENS: 1000, sc.GEN_AI_USAGE_COMPLETION_TOKENS: 100}
+    v = build_view(attrs, "svc", "x", 1.0, False, pricer, 1_600_000_000_000_000_000)
+    assert v.cost > 0 and pricer.at == [1_600_000_000_000_000_000]
 
 
 def test_own_spans_cost_currency_unpriced_and_unreported_usage():
@@ -80,7 +118,26 @@ def test_non_genai_spans_are_ignored():
     ({sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: math.inf}, 1.0, "invalid_duration"),
     ({sc.GEN_AI_USAGE_COST_AMOUNT: -0.5}, 1.0, "invalid_cost"),
     ({sc.GEN_AI_USAGE_COST_AMOUNT: math.nan}, 1.0, "invalid_cost"),
+    # the audit's case: int64 max input tokens, which priced at 2.3e13 USD
+    ({sc.GEN_AI_REQUEST_MODEL: "gpt-4o", sc.GEN_AI_USAGE_INPUT_TOKENS: 9223372036854775807}, 1.0, "absurd_tokens"),
+    ({sc.GEN_AI_USAGE_OUTPUT_TOKENS: sc.MAX_TOKENS_PER_CALL + 1}, 1.0, "absurd_tokens"),
+    ({sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: sc.MAX_TOKENS_PER_CALL + 1}, 1.0, "absurd_tokens"),
+    ({sc.GEN_AI_USAGE_OUTPUT_TOKENS: "9" * 5000}, 1.0, "absurd_tokens"),
+    ({sc.GEN_AI_USAGE_COST_AMOUNT: 10_000.01}, 1.0, "absurd_cost"),
+    ({sc.OPENLIT_USAGE_COST: 1e300}, 1.0, "absurd_cost"),
 ])
 def test_absurd_values_make_the_span_invalid_with_a_reason(attrs, duration, reason):
     v = view({sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai", **attrs}, duration=duration)
     assert type(v) is Invalid and v.reason == reason
+
+
+def test_sane_bounds_pass_and_configured_bounds_apply_to_priced_cost_too():
+    at_bound = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai",
+                sc.GEN_AI_REQUEST_MODEL: "gpt-4o", sc.GEN_AI_USAGE_INPUT_TOKENS: 1_000_000,
+                sc.GEN_AI_USAGE_OUTPUT_TOKENS: 100}
+    v = view(at_bound)
+    assert type(v) is SpanView and v.cost > 1.0  # 1M gpt-4o input tokens: a few dollars, fine
+    tight = build_view(at_bound, "svc", "x", 1.0, False, PRICER, max_tokens=999_999)
+    assert type(tight) is Invalid and tight.reason == "absurd_tokens"
+    cheap = build_view(at_bound, "svc", "x", 1.0, False, PRICER, max_cost=1.0)  # computed by us, still absurd
+    assert type(cheap) is Invalid and cheap.reason == "absurd_cost"

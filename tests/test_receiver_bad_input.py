@@ -124,6 +124,77 @@ def test_absurd_values_are_rejected_with_partial_success_and_counted(receiver):
     assert reg.get_sample_value("otel_llm_receiver_spans_total", {"result": "accepted", "reason": ""}) == 2
 
 
+def _json_span(attributes, scope="x"):
+    kv = [{"key": k, "value": v} for k, v in attributes.items()]
+    return json.dumps({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "json-svc"}}]},
+        "scopeSpans": [{"scope": {"name": scope}, "spans": [{
+            "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "chat", "kind": 3,
+            "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000",
+            "attributes": kv}]}]}]}).encode()
+
+
+GENAI = {"gen_ai.operation.name": {"stringValue": "chat"}, "gen_ai.provider.name": {"stringValue": "openai"},
+         "gen_ai.request.model": {"stringValue": "gpt-4o"}}
+
+
+@pytest.mark.parametrize("attributes, reason", [
+    # the audit's request: int64 max input tokens was priced at 2.3e13 USD
+    ({**GENAI, "gen_ai.usage.input_tokens": {"intValue": "9223372036854775807"}}, "absurd_tokens"),
+    ({**GENAI, "gen_ai.usage.output_tokens": {"intValue": "50000001"}}, "absurd_tokens"),
+    ({**GENAI, "gen_ai.usage.input_tokens": {"intValue": "10"},
+      "gen_ai.usage.cache_read.input_tokens": {"intValue": "9223372036854775807"}}, "absurd_tokens"),
+    ({**GENAI, "gen_ai.usage.cost.amount": {"doubleValue": 1e12}}, "absurd_cost"),
+    ({**GENAI, "gen_ai.usage.cost.amount": {"intValue": "20000"}}, "absurd_cost"),
+    # older conventions and OpenInference go through the slow path: same bounds
+    ({"gen_ai.system": {"stringValue": "openai"}, "gen_ai.request.model": {"stringValue": "gpt-4o"},
+      "gen_ai.usage.prompt_tokens": {"intValue": "9223372036854775807"}}, "absurd_tokens"),
+    ({"openinference.span.kind": {"stringValue": "LLM"}, "llm.model_name": {"stringValue": "gpt-4o"},
+      "llm.token_count.completion": {"intValue": "60000000"}}, "absurd_tokens"),
+    ({"gen_ai.system": {"stringValue": "openai"}, "gen_ai.request.model": {"stringValue": "gpt-4o"},
+      "gen_ai.usage.cost": {"doubleValue": 99999.0}}, "absurd_cost"),
+])
+def test_absurd_token_counts_and_costs_are_rejected_not_summed(receiver, attributes, reason):
+    status, _, data = post(receiver, _json_span(attributes), {"Content-Type": "application/json"})
+    assert status == 200
+    assert json.loads(data)["partialSuccess"] == {"rejectedSpans": "1", "errorMessage": f"1 span(s) rejected: {reason}"}
+    reg = receiver.registry
+    assert reg.get_sample_value("otel_llm_receiver_spans_total", {"result": "rejected", "reason": reason}) == 1
+    recorded = [s for fam in reg.collect() if fam.name.startswith(("llm_", "gen_ai_")) for s in fam.samples
+                if s.value]
+    assert recorded == []  # nothing recorded: no request, no tokens, no cost
+    assert healthy(receiver)
+
+
+def test_token_and_cost_bounds_are_configurable():
+    r = start(**{"--limits.max-tokens-per-span": "1000", "--limits.max-cost-per-span-usd": "0.5"})
+    try:
+        tracer, _, listed = sdk_tracer(service="svc")
+        emit_llm_span(tracer, input_tokens=1001, cost=0.1)
+        emit_llm_span(tracer, cost=0.51)
+        emit_llm_span(tracer, input_tokens=1000, cost=0.5)
+        status, _, data = post(r, encode_spans(listed.spans).SerializeToString())
+        assert status == 200
+        assert ExportTraceServiceResponse.FromString(data).partial_success.rejected_spans == 2
+        reg = r.registry
+        assert reg.get_sample_value("otel_llm_receiver_spans_total", {"result": "rejected", "reason": "absurd_tokens"}) == 1
+        assert reg.get_sample_value("otel_llm_receiver_spans_total", {"result": "rejected", "reason": "absurd_cost"}) == 1
+    finally:
+        r.stop(grace=1)
+
+
+@pytest.mark.parametrize("path", ["/v1/traces", "/v1/logs"])
+@pytest.mark.parametrize("body, kind", [(b"[]", "an array"), (b'"str"', "a string"), (b"5", "a number"),
+                                        (b"null", "null"), (b"true", "a boolean")])
+def test_otlp_json_must_be_an_object_at_the_top_level(receiver, path, body, kind):
+    status, _, data = post(receiver, body, {"Content-Type": "application/json"}, path=path)
+    assert status == 400
+    message = json.loads(data)["message"]
+    assert message.startswith("malformed OTLP JSON: expected an object at the top level")
+    assert message.endswith(f"got {kind}")
+    assert healthy(receiver)
+
+
 def test_megabyte_attributes_fold_and_do_not_become_labels(receiver):
     huge = "m" * (1024 * 1024)
     body = spans_request(cost=0.1, user="u" * 1000,
@@ -227,7 +298,8 @@ def test_outcomes_can_be_posted_as_json_and_bad_ones_are_refused(receiver):
     assert status == 200 and json.loads(body) == {"accepted": 1}
     status, _, body = post(receiver, b'{"outcome": "x"}', {"Content-Type": "application/json"}, path="/v1/outcomes")
     assert status == 400 and "success" in json.loads(body)["error"]
-    labels = {"service_name": "svc", "feature": "support", "outcome": "ticket_resolved", "result": "success"}
+    labels = {"service_name": "svc", "feature": "support", "experiment": "", "variant": "", "outcome": "ticket_resolved",
+              "result": "success"}
     assert receiver.registry.get_sample_value("llm_outcomes_total", labels) == 1
     assert receiver.registry.get_sample_value("llm_outcome_cost_usd_total", labels) == 0.25
 

@@ -52,6 +52,47 @@ def test_bad_config_files_name_the_field(tmp_path, text, expected):
     assert str(f) in str(err.value)
 
 
+def test_a_misspelt_key_is_reported_once_as_unknown_with_the_likely_name(tmp_path):
+    f = tmp_path / "typo.yaml"
+    f.write_text("grpc: {listen_addres: 'x:1'}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f, environ={})
+    lines = str(err.value).splitlines()
+    assert lines == [f"{f}: grpc.listen_addres: unknown field (did you mean 'listen_address'? see docs/collector.md)"]
+    assert "Field required" not in str(err.value)
+
+
+def test_a_missing_required_key_without_a_typo_is_still_reported(tmp_path):
+    f = tmp_path / "missing.yaml"
+    f.write_text("grpc: {}\n")
+    with pytest.raises(ConfigError, match=r"grpc\.listen_address: Field required"):
+        load_config(f, environ={})
+
+
+def test_token_and_cost_bounds_default_to_the_semconv_constants_and_are_validated():
+    from otel_llm import semconv
+
+    limits = load_config(environ={}).limits
+    assert (limits.max_tokens_per_span, limits.max_cost_per_span_usd) == (
+        semconv.MAX_TOKENS_PER_CALL, semconv.MAX_COST_PER_CALL_USD) == (50_000_000, 10_000.0)
+    cfg = load_config(environ={"OTEL_LLM_COLLECTOR_LIMITS_MAX_COST_PER_SPAN_USD": "2.5"})
+    assert cfg.limits.max_cost_per_span_usd == 2.5
+    with pytest.raises(ConfigError, match=r"limits\.max_tokens_per_span: .*greater than or equal to 1"):
+        load_config(overrides={"--limits.max-tokens-per-span": "0"}, environ={})
+
+
+def test_cli_reports_an_unusable_prices_file_as_a_config_error(tmp_path):
+    bad = tmp_path / "prices.yaml"
+    bad.write_text("models: [{model: m, input_per_mtok: -1, output_per_mtok: 1}]\n")
+    for path, reason in (("/nonexistent/prices.yaml", "cannot read price file"), (str(bad), "input_per_mtok")):
+        proc = subprocess.run([sys.executable, "-m", "otel_llm", "collector", "--prices.file", path,
+                               "--grpc.listen-address", "", "--http.listen-address", "", "--web.listen-address", ""],
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert f"config: prices_file: {path}" in proc.stderr and reason in proc.stderr
+
+
 def test_bad_flag_values_name_the_flag_and_env_var():
     with pytest.raises(ConfigError, match=r"--limits.max-pending-requests \(OTEL_LLM_COLLECTOR_LIMITS_MAX_PENDING"):
         load_config(overrides={"--limits.max-pending-requests": "many"}, environ={})

@@ -11,12 +11,11 @@ the same series (``tests/test_report_prometheus.py`` checks its arithmetic).
 from __future__ import annotations
 
 import math
-import socket
-import subprocess
 import time
 from collections import defaultdict
 
 import pytest
+from local_prometheus import running_prometheus
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -35,12 +34,6 @@ CALLS = {"acme": 12, "globex": 9, "initech": 7, "umbrella": 4, "hooli": 3, "star
 MESSAGES = [{"role": "user", "content": "what does my invoice say?"}]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_top_customers_are_exact_and_the_totals_add_up(tmp_path, fake_openai, pricer):
     import openai
 
@@ -52,62 +45,52 @@ def test_top_customers_are_exact_and_the_totals_add_up(tmp_path, fake_openai, pr
     provider.add_span_processor(MetricsSpanProcessor(registry=registry, top_n=3))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     server, _ = start_metrics_server(0, registry=registry)
-    (tmp_path / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{server.server_port}']\n"
-    )
-    port = free_port()
-    prom = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider, pricer=pricer, provider_hosts={"127.0.0.1": "openai"})
     try:
-        with openai.OpenAI(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0) as client:
-            for customer, n in CALLS.items():
-                with otel_llm.attributes(customer_id=customer, feature="invoices"):
-                    for _ in range(n):
-                        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-        spent: dict[str, list[float]] = defaultdict(list)
-        for span in exporter.get_finished_spans():
-            spent[span.attributes[s.CUSTOMER_ID]].append(span.attributes[s.GEN_AI_USAGE_COST_AMOUNT])
-        exact = {c: math.fsum(v) for c, v in spent.items()}
-        total = math.fsum(exact.values())
-        assert sum(len(v) for v in spent.values()) == sum(CALLS.values())
+        with running_prometheus(tmp_path, scrape_ports=[server.server_port], interval="1s") as url:
+            with openai.OpenAI(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0) as client:
+                for customer, n in CALLS.items():
+                    with otel_llm.attributes(customer_id=customer, feature="invoices"):
+                        for _ in range(n):
+                            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            spent: dict[str, list[float]] = defaultdict(list)
+            for span in exporter.get_finished_spans():
+                spent[span.attributes[s.CUSTOMER_ID]].append(span.attributes[s.GEN_AI_USAGE_COST_AMOUNT])
+            exact = {c: math.fsum(v) for c, v in spent.items()}
+            total = math.fsum(exact.values())
+            assert sum(len(v) for v in spent.values()) == sum(CALLS.values())
 
-        prometheus = PrometheusClient(f"http://127.0.0.1:{port}")
-        sel = 'service_name="billing-bot"'
+            prometheus = PrometheusClient(url)
+            sel = 'service_name="billing-bot"'
 
-        def scraped_total() -> float | None:
-            try:
-                got = prometheus.query(f"sum(llm_cost_usd_total{{{sel}}})", time.time())
-            except Exception:  # noqa: BLE001 - not up yet
-                return None
-            return got[0].value if got else None
+            def scraped_total() -> float | None:
+                try:
+                    got = prometheus.query(f"sum(llm_cost_usd_total{{{sel}}})", time.time())
+                except Exception:  # noqa: BLE001 - not up yet
+                    return None
+                return got[0].value if got else None
 
-        deadline = time.monotonic() + 30
-        while scraped_total() != pytest.approx(total) and time.monotonic() < deadline:
-            time.sleep(0.25)
-        assert scraped_total() == pytest.approx(total)
+            deadline = time.monotonic() + 30
+            while scraped_total() != pytest.approx(total) and time.monotonic() < deadline:
+                time.sleep(0.25)
+            assert scraped_total() == pytest.approx(total)
 
-        now = time.time()
-        series = {x.labels["customer"]: x.value
-                  for x in prometheus.query(f"llm_customer_cost_usd_total{{{sel}}}", now)}
-        top3 = sorted(exact, key=exact.get, reverse=True)[:3]
-        assert top3 == ["acme", "globex", "initech"]
-        assert {c: series[c] for c in top3} == pytest.approx({c: exact[c] for c in top3})
-        assert set(series) == {*top3, s.OVERFLOW_VALUE}  # the tail has no series of its own
-        assert series[s.OVERFLOW_VALUE] == pytest.approx(math.fsum(exact[c] for c in exact if c not in top3))
-        (customer_sum,) = prometheus.query(f"sum(llm_customer_cost_usd_total{{{sel}}})", now)
-        assert customer_sum.value == pytest.approx(total)  # the customer series add up to the total cost
-        ranked = prometheus.query(
-            f'topk(3, sum by (customer) (llm_customer_cost_usd_total{{{sel}, customer!="__other__"}}))', now)
-        assert {x.labels["customer"] for x in ranked} == set(top3)  # what the report's top list reads
+            now = time.time()
+            series = {x.labels["customer"]: x.value
+                      for x in prometheus.query(f"llm_customer_cost_usd_total{{{sel}}}", now)}
+            top3 = sorted(exact, key=exact.get, reverse=True)[:3]
+            assert top3 == ["acme", "globex", "initech"]
+            assert {c: series[c] for c in top3} == pytest.approx({c: exact[c] for c in top3})
+            assert set(series) == {*top3, s.OVERFLOW_VALUE}  # the tail has no series of its own
+            assert series[s.OVERFLOW_VALUE] == pytest.approx(math.fsum(exact[c] for c in exact if c not in top3))
+            (customer_sum,) = prometheus.query(f"sum(llm_customer_cost_usd_total{{{sel}}})", now)
+            assert customer_sum.value == pytest.approx(total)  # the customer series add up to the total cost
+            ranked = prometheus.query(
+                f'topk(3, sum by (customer) (llm_customer_cost_usd_total{{{sel}, customer!="__other__"}}))', now)
+            assert {x.labels["customer"] for x in ranked} == set(top3)  # what the report's top list reads
     finally:
         instrumentor.uninstrument()
-        prom.terminate()
-        prom.wait(timeout=20)
         server.shutdown()
+        server.server_close()
         provider.shutdown()

@@ -3,49 +3,24 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from local_http import RecordingServer
+from local_prometheus import free_port
 
 from otel_llm.cli import main
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_prometheus(capsys):
-    code = main(["report", "--prometheus-url", f"http://127.0.0.1:{_closed_port()}"])
+    code = main(["report", "--prometheus-url", f"http://127.0.0.1:{free_port()}"])
     err = capsys.readouterr().err
     assert code == 3
     assert "cannot reach Prometheus" in err and "Connection refused" in err and "Traceback" not in err
 
 
-class _NotFound(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(404)
-        self.send_header("Content-Type", "text/html")
-        self.end_headers()
-        self.wfile.write(b"<html>not here</html>")
-
-    def log_message(self, *args):
-        pass
-
-
 def test_a_server_that_is_not_prometheus(capsys):
-    server = HTTPServer(("127.0.0.1", 0), _NotFound)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        code = main(["report", "--prometheus-url", f"http://127.0.0.1:{server.server_port}"])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with RecordingServer(status=404, body=b"<html>not here</html>") as server:
+        code = main(["report", "--prometheus-url", f"http://127.0.0.1:{server.port}"])
     err = capsys.readouterr().err
     assert code == 3
     assert "answered HTTP 404" in err and "Prometheus base URL" in err

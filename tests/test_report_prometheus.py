@@ -9,16 +9,12 @@ report period (24 h), so every number the report prints is known exactly.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import threading
 import time
-import urllib.request
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from local_http import RecordingServer
+from local_prometheus import backfill, running_prometheus
 
 from otel_llm.cli import main
 from otel_llm.report import PrometheusClient, QueryFailed, build_report
@@ -28,6 +24,7 @@ pytestmark = pytest.mark.servers
 DAY = 86400
 STEP = 300
 # The period ends on a 5-minute boundary an hour ago: inside the default retention, never in the future.
+SLACK_PATH = "/hooks/T000/B000/secret"  # a Slack webhook URL's path is its secret
 END = (int(time.time()) // 3600) * 3600 - 3600
 SPLIT = END - DAY  # baseline ends, period starts
 START = SPLIT - 7 * DAY - 3600
@@ -106,88 +103,12 @@ def history() -> str:
     return "\n".join(out) + "\n# EOF\n"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    if not shutil.which("prometheus") or not shutil.which("promtool"):
-        pytest.fail("prometheus and promtool must be installed (apt-get install prometheus)")
     tmp = tmp_path_factory.mktemp("prom")
-    (tmp / "history.om").write_text(history())
-    subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=240h",
-         str(tmp / "history.om"), str(tmp / "data")],
-        check=True, capture_output=True, timeout=120,
-    )
-    (tmp / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"prometheus did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
+    backfill(tmp, history())
+    with running_prometheus(tmp) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-class Webhook:
-    """A local HTTP server recording the JSON bodies POSTed to it."""
-
-    def __init__(self, status: int = 200, body: bytes = b"ok") -> None:
-        self.received: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                length = int(self.headers.get("Content-Length", 0))
-                raw = self.rfile.read(length)
-                try:
-                    outer.received.append(json.loads(raw))
-                except ValueError:
-                    outer.received.append({"raw": raw.decode(errors="replace")})
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.end_headers()
-                self.wfile.write(b"<html>not prometheus</html>")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/T000/B000/secret"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Webhook:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +179,7 @@ def test_alerts_that_fired_in_the_period_only(report):
 
 
 def test_cli_json_and_slack_payload_delivered_to_a_webhook(prometheus, capsys):
-    with Webhook() as hook:
+    with RecordingServer(path=SLACK_PATH) as hook:
         code = main(["report", "--prometheus-url", prometheus, "--at", str(END), "--selector", SVC,
                      "--format", "json", "--slack-webhook", hook.url])
     out = capsys.readouterr()
@@ -275,7 +196,7 @@ def test_cli_json_and_slack_payload_delivered_to_a_webhook(prometheus, capsys):
 
 
 def test_cli_generic_webhook_gets_the_report_json_and_markdown_on_stdout(prometheus, capsys):
-    with Webhook() as hook:
+    with RecordingServer(path=SLACK_PATH) as hook:
         code = main(["report", "--prometheus-url", prometheus, "--at", str(END), "--selector", SVC,
                      "--format", "markdown", "--webhook", hook.url])
     out = capsys.readouterr().out
@@ -347,7 +268,7 @@ def test_a_failing_query_makes_the_report_partial(prometheus):
 
 
 def test_failed_delivery_has_its_own_exit_code(prometheus, capsys):
-    with Webhook(status=404, body=b"no_service") as hook:
+    with RecordingServer(status=404, body=b"no_service", path=SLACK_PATH) as hook:
         code = main(["report", "--prometheus-url", prometheus, "--at", str(END), "--selector", SVC,
                      "--slack-webhook", hook.url])
     err = capsys.readouterr().err

@@ -3,7 +3,8 @@
 Reads Prometheus and prints each recommendation with the figures behind it,
 and says plainly where the evidence is not there. Also lists tokens and cost
 per request against their 7-day baseline (performance and cost drift).
-Exit code 0 after advice, 1 when Prometheus or the config fails.
+Exit code 0 after advice, 1 when Prometheus or the config fails, 2 when the
+``analysis`` extra (NumPy, SciPy) is not installed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import sys
 import time
 from typing import Any
 
-from otel_llm.cli.experiments import DEFAULT_PROMETHEUS_URL, ENV_PROMETHEUS_URL, _clean
+from otel_llm.cli.experiments import (
+    DEFAULT_PROMETHEUS_URL,
+    ENV_PROMETHEUS_URL,
+    EXIT_NO_ANALYSIS,
+    _clean,
+    analysis_extra_message,
+    missing_analysis_extra,
+)
 
 MARK = {True: "RECOMMENDED", False: "not now", None: "no evidence"}
 DRIFT_MARK = {True: "DRIFT", False: "ok", None: "no evidence"}
@@ -39,8 +47,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from otel_llm.drift import evidence
-    from otel_llm.experiments.promql import PrometheusClient, PrometheusError
+    from otel_llm.prometheus_api import PrometheusClient, PrometheusError
+
+    try:
+        from otel_llm.drift import evidence
+    except ImportError as exc:
+        if not missing_analysis_extra(exc):
+            raise
+        print(analysis_extra_message("otel-llm advise"), file=sys.stderr)
+        return EXIT_NO_ANALYSIS
 
     try:
         config: dict = {}

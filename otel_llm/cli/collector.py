@@ -36,10 +36,17 @@ def register(subparsers: Any) -> None:
         "--limits.max-request-bytes": "largest request body accepted (default 8 MiB)",
         "--limits.max-attribute-length": "longer label/id values fold into __other__ (default 256)",
         "--limits.max-pending-requests": "admission queue size; beyond it 429/RESOURCE_EXHAUSTED (default 8)",
+        "--limits.max-tokens-per-span": "reject spans with a larger token count as absurd_tokens (default 50000000)",
+        "--limits.max-cost-per-span-usd": "reject spans costing more as absurd_cost (default 10000)",
         "--metrics.top-n": "exact per-customer/per-user cost series (default 20)",
         "--metrics.max-label-values": "distinct values per label before __other__ (default 500)",
         "--metrics.max-series": "label tuples per metric before folding (default 10000)",
         "--prices.file": "price override file (YAML/JSON) for self-hosted or custom models",
+        "--evalstore.path": "SQLite eval store for POST /v1/feedback (default $OTEL_LLM_EVAL_STORE "
+                            "or ./otel-llm-evals.sqlite3)",
+        "--drift.enabled": "run the drift detectors on received GenAI spans: true or false (default true)",
+        "--drift.sample-rate": "share of traces whose message content drift detection reads (default 1.0)",
+        "--drift.state-file": "drift baselines: loaded at start, saved at shutdown (default: in memory)",
     }
     for flag in FLAGS:
         p.add_argument(flag, dest=flag, metavar="VALUE", default=None,
@@ -59,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
     path = args.config_file or os.environ.get("OTEL_LLM_COLLECTOR_CONFIG_FILE")
     try:
         config = load_config(path, overrides)
-        receiver = Receiver(config)
+        receiver = Receiver(config)  # opens the files the config names: ConfigError if unusable
         receiver.start()
     except ConfigError as exc:
         print(f"otel-llm collector: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # any other check of the config at start-up, never a traceback
+        print(f"otel-llm collector: invalid configuration:\nconfig: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"otel-llm collector: cannot start: {exc}", file=sys.stderr)

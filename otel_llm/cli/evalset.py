@@ -12,20 +12,29 @@ first (at most ``--max-priority``), then a random sample of the other stored
 interactions, stratified by ``--stratify`` so every feature is represented.
 ``merge`` adds labelled records to the golden file (de-duplicated by id and by
 input) and records the refresh in the store, resetting ``llm_evalset_age_seconds``.
+``run`` replays the golden set against a model (e.g. daily, from cron) and
+scores the answers: the stable-eval-set quality signal of model drift::
+
+    otel-llm evalset run --golden golden.jsonl --base-url https://api.openai.com/v1 --model gpt-4o-mini \
+        --otlp-endpoint http://otel-llm-collector:4318 --service support-bot
+
 The store is ``--store``, else ``$OTEL_LLM_EVAL_STORE``, else ./otel-llm-evals.sqlite3.
 
-Exit codes: 0 done; 2 bad arguments or a malformed batch (nothing written);
-3 the store cannot be opened.
+Exit codes: 0 done; 1 (run) every call failed, or the pass rate is under
+``--fail-under``; 2 bad arguments or a malformed batch or golden file
+(nothing written); 3 the store cannot be opened.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
 
@@ -60,6 +69,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mg.add_argument("--service", default="",
                     help="whose golden set this is (service.name); default: every service's")
     mg.set_defaults(func=run_merge)
+
+    rn = sub.add_parser("run", help="replay the golden set against a model and score the answers",
+                        description="Send each golden case through the instrumented OpenAI SDK, score the "
+                        "answers (built-in evaluators, and golden_match against `expected`), emit "
+                        'llm_quality_score{feature="golden_set"} over OTLP, store the results, print a summary.')
+    rn.add_argument("--golden", required=True, help="the golden set JSONL file")
+    rn.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
+                    help="OpenAI-compatible API base URL, e.g. https://api.openai.com/v1 (env OPENAI_BASE_URL)")
+    rn.add_argument("--model", required=True, help="the model to ask (the request model)")
+    rn.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                    help="environment variable holding the API key (default OPENAI_API_KEY)")
+    rn.add_argument("--evaluators", default=None,
+                    help="comma-separated built-in evaluators to run (default: all of "
+                    "empty_answer,refusal,non_answer,truncated,invalid_json,length_outlier; 'none' for "
+                    "golden_match only); golden_match always runs on cases with an expected answer")
+    rn.add_argument("--exact", action="store_true", help="golden_match needs equality, not containment")
+    rn.add_argument("--pass-threshold", type=float, default=0.5,
+                    help="a case fails when any score is below this (default 0.5)")
+    rn.add_argument("--fail-under", type=float, default=None, help="exit 1 when the pass rate is below this")
+    rn.add_argument("--service", default=os.environ.get("OTEL_SERVICE_NAME") or "",
+                    help="service.name of the replay's spans and scores: the product's, so its quality "
+                    "alerts see them (env OTEL_SERVICE_NAME)")
+    rn.add_argument("--otlp-endpoint", default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                    help="OTLP/HTTP base URL of otel-llm collector, e.g. http://localhost:4318 "
+                    "(env OTEL_EXPORTER_OTLP_ENDPOINT); without it scores reach no metrics")
+    rn.add_argument("--max-tokens", type=int, default=None, help="max_tokens for each request")
+    rn.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    rn.add_argument("--store", default=None, help="eval store for the results (default $OTEL_LLM_EVAL_STORE "
+                    "or ./otel-llm-evals.sqlite3)")
+    rn.add_argument("--no-store", action="store_true", help="do not write the results to a store")
+    rn.add_argument("--format", choices=("text", "json"), default="text", help="summary format on stdout")
+    rn.set_defaults(func=run_golden_set)
 
 
 class _Progress:
@@ -180,4 +221,102 @@ def run_merge(args: argparse.Namespace) -> int:
           f"{stats.unlabelled} unlabelled skipped, {stats.discarded} discarded; {stats.total} total"
           + (f"; refresh recorded in {store.path}" if store is not None else ""),
           file=sys.stderr)
+    return EXIT_OK
+
+
+def _pick_evaluators(spec: str | None) -> list[Any] | None:
+    from otel_llm.evaluation import builtin_evaluators
+
+    if spec is None:
+        return None
+    if spec.strip().lower() == "none":
+        return []
+    known = {e.name: e for e in builtin_evaluators()}
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(f"--evaluators: unknown {', '.join(unknown) or '(empty)'}; "
+                         f"choose from {', '.join(known)} or 'none'")
+    return [known[n] for n in names]
+
+
+def run_golden_set(args: argparse.Namespace) -> int:
+    from otel_llm.evaluation.golden import GoldenSetError, load_golden, run_golden, summary_lines, to_json
+
+    def fail(message: str, code: int = EXIT_USAGE) -> int:
+        print(f"otel-llm evalset run: {message}", file=sys.stderr)
+        return code
+
+    try:
+        cases = load_golden(args.golden)
+        evaluators = _pick_evaluators(args.evaluators)
+    except (GoldenSetError, ValueError) as exc:
+        return fail(str(exc))
+    if not args.base_url:
+        return fail("--base-url is required (or set OPENAI_BASE_URL)")
+    if not 0 <= args.pass_threshold <= 1 or (args.fail_under is not None and not 0 <= args.fail_under <= 1):
+        return fail("--pass-threshold and --fail-under must be between 0 and 1")
+    api_key = os.environ.get(args.api_key_env)
+    if not api_key:
+        return fail(f"set ${args.api_key_env} to the API key (or name another variable with --api-key-env)")
+    try:
+        import openai
+    except ImportError:
+        return fail('needs the OpenAI SDK: pip install "otel-llm[openai]"')
+    store = None
+    if not args.no_store:
+        store = _open_store(args.store)
+        if store is None:
+            return EXIT_STORE
+
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import otel_llm
+    from otel_llm.feedback.events import EventEmitter
+
+    resource = Resource.create({"service.name": args.service} if args.service else {})
+    tracer_provider = TracerProvider(resource=resource)
+    logger_provider = LoggerProvider(resource=resource)
+    flush = None
+    if args.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        base = args.otlp_endpoint.rstrip("/")
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces")))
+        logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{base}/v1/logs")))
+        flush = tracer_provider.force_flush  # the call's span reaches the collector before its scores
+    else:
+        print("otel-llm evalset run: no --otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT): results are printed and "
+              "stored, but reach no metrics", file=sys.stderr)
+    instrumentation = otel_llm.instrument(tracer_provider=tracer_provider)
+    options = {"max_tokens": args.max_tokens} if args.max_tokens else {}
+    try:
+        with openai.OpenAI(base_url=args.base_url, api_key=api_key, timeout=args.timeout) as client, \
+                _Progress("run") as progress:
+            run = run_golden(cases, client, args.model, evaluators=evaluators, exact=args.exact,
+                             pass_threshold=args.pass_threshold, emitter=EventEmitter(logger_provider),
+                             store=store, service=args.service, golden_path=args.golden,
+                             request_options=options, before_scoring=flush, progress=progress)
+    finally:
+        instrumentation.uninstrument()
+        tracer_provider.shutdown()
+        logger_provider.shutdown()
+        if store is not None:
+            store.close()
+    if args.format == "json":
+        print(to_json(run))
+    else:
+        for line in summary_lines(run):
+            print(line)
+        if store is not None:
+            print(f"results stored in {store.path} (run {run.run_id})")
+    if run.errors == len(run.results):
+        return fail(f"every call to {args.base_url} failed: {run.results[0].error}", EXIT_FAILED)
+    if args.fail_under is not None and (run.pass_rate or 0.0) < args.fail_under:
+        return fail(f"pass rate {run.pass_rate:.1%} is under --fail-under {args.fail_under:.1%}", EXIT_FAILED)
     return EXIT_OK

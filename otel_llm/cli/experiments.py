@@ -1,10 +1,11 @@
-"""``otel-llm experiments report NAME``: compare an experiment's variants from Prometheus.
+"""``otel-llm experiments report NAME``: compare an experiment's variants from Prometheus or the eval store.
 
 Declarations come from ``--config`` (a monitor config with
 ``experiments.declarations``) or ``--experiments`` (a YAML list). An
 experiment declared nowhere is still reported, with the variants Prometheus
 has seen, equal weights assumed and the control from ``--control``.
-Exit code 0 after a report, 1 when Prometheus or the config fails.
+Exit code 0 after a report, 1 when Prometheus or the config fails, 2 when
+the ``analysis`` extra (NumPy, SciPy) is not installed.
 """
 
 from __future__ import annotations
@@ -17,8 +18,25 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from otel_llm.prometheus_api import ENV_PROMETHEUS_URL
+
 DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
-ENV_PROMETHEUS_URL = "OTEL_LLM_PROMETHEUS_URL"
+EXIT_NO_ANALYSIS = 2
+_ANALYSIS_MODULES = frozenset({"numpy", "scipy"})
+
+
+def missing_analysis_extra(exc: ImportError) -> bool:
+    """Whether ``exc`` (or what caused it) is NumPy or SciPy missing: the ``analysis`` extra."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ImportError) and (seen.name or "").split(".")[0] in _ANALYSIS_MODULES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def analysis_extra_message(command: str) -> str:
+    return f'{command} needs the analysis extra: pip install "otel-llm[analysis]"'
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--prometheus-url", help=f"Prometheus base URL (env {ENV_PROMETHEUS_URL}; "
                      f"else prometheus_url in --config; default {DEFAULT_PROMETHEUS_URL})")
     rep.add_argument("--format", choices=["table", "json"], default="table")
+    rep.add_argument("--source", choices=["prometheus", "store"], default="prometheus",
+                     help="prometheus (default): every figure; store: quality and thumbs-down of the sampled "
+                     "interactions in the eval store only")
+    rep.add_argument("--store", help="eval store for --source store (default $OTEL_LLM_EVAL_STORE or "
+                     "./otel-llm-evals.sqlite3)")
     rep.add_argument("--config", help="monitor config YAML (experiments.declarations, prometheus_url, selector)")
     rep.add_argument("--experiments", help="YAML file with a list of experiment declarations")
     rep.add_argument("--window", help="analyse the last DURATION (e.g. 7d); default: since the declared start, else 7d")
@@ -55,9 +78,16 @@ def _load_yaml(path: str) -> Any:
 
 def run_report(args: argparse.Namespace) -> int:
     from otel_llm.experiments import Experiment, ExperimentError, parse_experiments
-    from otel_llm.experiments.analysis import AnalysisOptions, analyse
-    from otel_llm.experiments.promql import PrometheusClient, PrometheusError
-    from otel_llm.experiments.source import fetch_variants
+    from otel_llm.prometheus_api import PrometheusClient, PrometheusError
+
+    try:
+        from otel_llm.experiments.analysis import AnalysisOptions, analyse
+        from otel_llm.experiments.source import fetch_variants
+    except ImportError as exc:
+        if not missing_analysis_extra(exc):
+            raise
+        print(analysis_extra_message("otel-llm experiments report"), file=sys.stderr)
+        return EXIT_NO_ANALYSIS
 
     try:
         config: dict = _load_yaml(args.config) if args.config else {}
@@ -93,28 +123,50 @@ def run_report(args: argparse.Namespace) -> int:
     if end - start < 1:
         print("otel-llm experiments: the window is empty (has the experiment started?)", file=sys.stderr)
         return 1
-    try:
-        client = PrometheusClient(url)
-        data, basis = fetch_variants(client, args.name, start, end, selector=selector, evaluator=args.evaluator)
-    except PrometheusError as exc:
-        print(f"otel-llm experiments: {exc}", file=sys.stderr)
-        return 1
     notes = []
+    if args.source == "store":
+        from otel_llm.evalstore import EvalStore, StoreError, default_path
+        from otel_llm.experiments.store_source import fetch_variants_from_store
+
+        path = args.store or str(default_path())
+        where = f"the eval store {path}"
+        if not os.path.exists(path):
+            print(f"otel-llm experiments: no eval store at {path} (use --store or $OTEL_LLM_EVAL_STORE)",
+                  file=sys.stderr)
+            return 1
+        try:
+            with EvalStore(path) as store:
+                data = fetch_variants_from_store(store, args.name, start, end, evaluator=args.evaluator)
+        except StoreError as exc:
+            print(f"otel-llm experiments: {exc}", file=sys.stderr)
+            return 1
+        basis = "not available from the eval store"
+        notes.append("source: the eval store: calls are the sampled interactions; error rate, latency, cost "
+                     "and users are full-traffic figures the store does not hold (use Prometheus)")
+    else:
+        where = f"Prometheus at {url}"
+        try:
+            client = PrometheusClient(url)
+            data, basis = fetch_variants(client, args.name, start, end, selector=selector, evaluator=args.evaluator)
+        except PrometheusError as exc:
+            print(f"otel-llm experiments: {exc}", file=sys.stderr)
+            return 1
     if experiment is None:
         seen = sorted(d.name for d in data)
         control = args.control or (config.get("experiments") or {}).get("control_variant") or "control"
         if control not in seen:
             seen.insert(0, control)
         if len(seen) < 2:
-            print(f"otel-llm experiments: no traffic for experiment {args.name!r} in Prometheus at {url} "
+            print(f"otel-llm experiments: no traffic for experiment {args.name!r} in {where} "
                   f"over the window, and it is not declared", file=sys.stderr)
             return 1
         experiment = Experiment(name=args.name, variants=seen, control=control)
-        notes.append("experiment not declared: variants as seen in Prometheus, equal weights assumed")
+        notes.append(f"experiment not declared: variants as seen in {where.split(' at ')[0]}, equal weights assumed")
     options = AnalysisOptions(**{**options.__dict__, "success_basis": basis})
     report = analyse(experiment, data, options)
     report.notes[:0] = notes
-    window_info = {"start": _iso(start), "end": _iso(end), "prometheus_url": url}
+    window_info = {"start": _iso(start), "end": _iso(end)}
+    window_info.update({"store": path} if args.source == "store" else {"prometheus_url": url})
     if args.format == "json":
         json.dump(_clean({**report.to_dict(), "window": window_info}), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")

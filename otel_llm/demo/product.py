@@ -85,7 +85,7 @@ class Product:
 
     def __init__(self, scenario: Scenario, client: Any, started: float, *, evaluation: Any = None,
                  feedback: Any = None, experiments: Any = None, workers: int = 160,
-                 judge_share: float = 0.6, rating_share: float = 0.4) -> None:
+                 judge_share: float = 0.6, rating_share: float = 0.5) -> None:
         self.scenario = scenario
         self.client = client
         self.started = started
@@ -223,7 +223,7 @@ class Product:
                                               response_id=response_id):
                 self.counts.add(judged=1)
         if rate and self.feedback is not None:
-            down = roll < (0.75 if poor else 0.03)
+            down = roll < (0.75 if poor else 0.02)
             self.feedback.thumbs(not down, response_id=response_id, user_id=user)
             self.counts.add(ratings=1)
             if down and poor and correct < 0.3:

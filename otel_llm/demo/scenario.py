@@ -91,8 +91,9 @@ class ProviderState:
     """What the simulated provider does right now (read per request)."""
 
     latency_factor: float = 1.0
-    quality: float = 0.97
-    error_rate: float = 0.005
+    quality: float = 0.985
+    # No background errors: at demo volumes one error in a 5-second window is already 2%.
+    error_rate: float = 0.0
     snapshot_suffix: str = ""  # non-empty: the silently swapped model snapshot
 
 
@@ -128,9 +129,9 @@ class Scenario:
         return state
 
     def latency(self, max_tokens: int, state: ProviderState) -> float:
-        """Seconds for one call: log-normal around a median set by the answer length (p95 ~ 2.3x the median)."""
+        """Seconds for one call: log-normal around a median set by the answer length (p95 ~ 2.1x the median)."""
         median = 0.3 + max_tokens / 600
-        return median * math.exp(self.rng.gauss(0.0, 0.5)) * state.latency_factor
+        return median * math.exp(self.rng.gauss(0.0, 0.45)) * state.latency_factor
 
     def pick_base_request(self) -> tuple[Feature, Customer, str]:
         feature = self.rng.choices(FEATURES, weights=[f.share for f in FEATURES])[0]

@@ -17,7 +17,7 @@ observations, a detector reports nothing rather than a guess.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -243,13 +243,21 @@ class RepeatTracker:
 
 
 class ModelChanges:
-    """Counts new response models / fingerprints per (service, requested model) after the first seen."""
+    """Counts new response models / fingerprints per (service, requested model) after the first seen.
+
+    Each key remembers its ``max_values`` most recently seen values (least
+    recently seen forgotten first), so a value counts as a change once, when it
+    first appears, however many distinct values the key has had: a provider
+    rotating fingerprints does not make every later span a "change".
+    """
 
     def __init__(self, max_values: int = 64, max_keys: int = 500) -> None:
+        if max_values < 1:
+            raise ValueError("max_values must be at least 1")
         self.max_values = max_values
         self.max_keys = max_keys  # (service, model, kind) keys tracked; they become metric labels
         self.untracked = 0
-        self._seen: dict[tuple[str, str, str], set[str]] = {}
+        self._seen: dict[tuple[str, str, str], OrderedDict[str, None]] = {}
         self.changes: Counter[tuple[str, str, str]] = Counter()
         self.latest: dict[tuple[str, str, str], str] = {}
 
@@ -263,12 +271,14 @@ class ModelChanges:
             if len(self._seen) >= self.max_keys:
                 self.untracked += 1
                 return False
-            seen = self._seen[key] = set()
+            seen = self._seen[key] = OrderedDict()
         if value in seen:
+            seen.move_to_end(value)
             return False
         changed = bool(seen)
-        if len(seen) < self.max_values:
-            seen.add(value)
+        seen[value] = None
+        if len(seen) > self.max_values:
+            seen.popitem(last=False)
         self.latest[key] = value
         if changed:
             self.changes[key] += 1

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from otel_llm import semconv as sc
 from otel_llm.experiments import stats
-from otel_llm.experiments.promql import PrometheusClient
+from otel_llm.prometheus_api import PrometheusClient
 
 __all__ = [
     "Finding",
@@ -207,10 +207,10 @@ def self_hosting_evidence(client: PrometheusClient, end: float, *, selector: str
     # A deployment younger than a week is projected from the days it has.
     monthly_7 = week * 30 / min(7.0, covered) if covered > 0 else week * 30 / 7
     monthly_30 = (month or 0.0) * 30 / covered if covered >= 7 else None
-    figures = {"spend_last_7d": week, "spend_last_30d": month, "days_of_data": covered,
-               "monthly_from_7d": monthly_7, "monthly_from_30d": monthly_30, "low": low, "high": high}
-    sustained = monthly_30 is not None and min(monthly_7, monthly_30) >= low
-    if sustained:
+    figures: dict[str, float | str | None] = {
+        "spend_last_7d": week, "spend_last_30d": month, "days_of_data": covered,
+        "monthly_from_7d": monthly_7, "monthly_from_30d": monthly_30, "low": low, "high": high}
+    if monthly_30 is not None and min(monthly_7, monthly_30) >= low:
         strength = "well past" if min(monthly_7, monthly_30) >= high else "within"
         return Finding("self_hosting", True,
                        f"run the self-hosting numbers: spend is {strength} the ${low:,.0f}-${high:,.0f}/month range",

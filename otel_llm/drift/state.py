@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,8 @@ def dump_state(monitor: DriftMonitor) -> dict:
                 if rate._base_n >= rate.baseline_size:
                     entry["rates"][name] = {"hits": rate._base_hits, "n": rate._base_n}
             keys.append(entry)
-        models = [[*key, sorted(values)] for key, values in monitor.models._seen.items()]
+        # Least recently seen first, as ModelChanges keeps them: the order it forgets them in.
+        models = [[*key, list(values)] for key, values in monitor.models._seen.items()]
     return {"version": VERSION, "keys": keys, "models": models}
 
 
@@ -94,7 +96,8 @@ def load_state(monitor: DriftMonitor, data: dict) -> int:
                     st.rates[name]._base_n = int(counts["n"])
             restored += 1
         for service, model, kind, values in data.get("models", []):
-            monitor.models._seen[(service, model, kind)] = set(values)
+            monitor.models._seen[(service, model, kind)] = OrderedDict.fromkeys(
+                str(v) for v in values[-monitor.models.max_values:])
     return restored
 
 

@@ -100,7 +100,7 @@ def _subject(subjects: dict[str, dict[str, Any]], by_response: dict[str, str], *
     if rec is None:
         rec = subjects[key] = {
             "id": key, "priority": None, "created_at": _iso(created_at), "trace_id": trace_id, "span_id": span_id,
-            "response_id": response_id, "service": "", "feature": "", "model": "", "variant": "",
+            "response_id": response_id, "service": "", "feature": "", "model": "", "experiment": "", "variant": "",
             "input": None, "output": None, "feedback": [], "scores": {}, "expected": None, "label": None,
             "notes": None,
         }
@@ -139,7 +139,7 @@ def build_batch(store: EvalStore, *, since_seconds: float, sample: int = 100, st
     for i, row in enumerate(rows, 1):
         rec = _subject(subjects, by_response, trace_id=row["trace_id"], span_id=row["span_id"],
                        response_id=row["response_id"], created_at=row["created_at"])
-        for key in ("service", "feature", "model", "variant", "input", "output"):
+        for key in ("service", "feature", "model", "experiment", "variant", "input", "output"):
             rec[key] = row[key] if row[key] is not None else rec[key]
         if i % 1000 == 0 or i == len(rows):
             report("interactions", i, len(rows))

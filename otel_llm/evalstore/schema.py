@@ -88,6 +88,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE services (name TEXT PRIMARY KEY);
     INSERT OR IGNORE INTO services(name) SELECT DISTINCT service FROM interactions;
     """,
+    # 3: the experiment of each sampled interaction (its variant was already kept), and the
+    # results of golden-set replays (`otel-llm evalset run`), one row per case per run.
+    """
+    ALTER TABLE interactions ADD COLUMN experiment TEXT NOT NULL DEFAULT '';
+    CREATE TABLE golden_results (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        golden_path TEXT NOT NULL DEFAULT '',
+        case_id TEXT NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        response_model TEXT NOT NULL DEFAULT '',
+        trace_id TEXT NOT NULL DEFAULT '',
+        response_id TEXT NOT NULL DEFAULT '',
+        passed INTEGER NOT NULL,
+        score REAL,
+        -- {evaluator: score} and the failed checks with their reasons, JSON
+        scores TEXT,
+        failures TEXT,
+        output TEXT,
+        error TEXT
+    );
+    CREATE INDEX golden_results_run ON golden_results(run_id);
+    CREATE INDEX golden_results_time ON golden_results(created_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

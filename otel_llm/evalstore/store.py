@@ -138,17 +138,17 @@ class EvalStore:
     def add_interaction(self, *, trace_id: str = "", span_id: str = "", response_id: str = "",
                         service: str = "", provider: str = "", model: str = "", feature: str = "",
                         variant: str = "", finish_reason: str = "", input: Any = None, output: Any = None,
-                        created_at: float | None = None) -> int:
+                        created_at: float | None = None, experiment: str = "") -> int:
         """Keep one sampled interaction (content must already be redacted); returns its row id.
 
         The same (trace_id, span_id) stored twice keeps the first copy.
         """
         cur = self._write(
             "INSERT INTO interactions(created_at, trace_id, span_id, response_id, service, provider, model,"
-            " feature, variant, finish_reason, input, output) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            " feature, experiment, variant, finish_reason, input, output) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT DO NOTHING",
             (created_at or time.time(), trace_id, span_id, response_id, service, provider, model, feature,
-             variant, finish_reason, _json(input), _json(output)),
+             experiment, variant, finish_reason, _json(input), _json(output)),
             ("INSERT OR IGNORE INTO services(name) VALUES (?)", (service,)),
         )
         return int(cur.lastrowid or 0) if cur.rowcount else 0
@@ -179,6 +179,31 @@ class EvalStore:
              json.dumps(dict(labels), sort_keys=True) if labels else None),
         )
         return cur.rowcount == 1
+
+    def add_golden_result(self, *, run_id: str, case_id: str, passed: bool, score: float | None = None,
+                          scores: Mapping[str, float] | None = None, failures: list[str] | None = None,
+                          golden_path: str = "", model: str = "", response_model: str = "", trace_id: str = "",
+                          response_id: str = "", output: str | None = None, error: str | None = None,
+                          created_at: float | None = None) -> int:
+        """Keep one golden-set case's result from a replay (``otel-llm evalset run``)."""
+        cur = self._write(
+            "INSERT INTO golden_results(run_id, created_at, golden_path, case_id, model, response_model, trace_id,"
+            " response_id, passed, score, scores, failures, output, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run_id, created_at or time.time(), str(golden_path), case_id, model, response_model, trace_id,
+             response_id, int(bool(passed)), score, _json(dict(scores or {})), _json(list(failures or [])),
+             output, error),
+        )
+        return int(cur.lastrowid or 0)
+
+    def golden_results(self, run_id: str | None = None, since: float = 0.0) -> list[dict[str, Any]]:
+        """Golden-set replay results, one per case, of one run or of every run since ``since``."""
+        where, params = ("run_id = ?", (run_id,)) if run_id is not None else ("created_at >= ?", (since,))
+        rows = self._read(f"SELECT * FROM golden_results WHERE {where} ORDER BY created_at, id", params)
+        for row in rows:
+            row["passed"] = bool(row["passed"])
+            row["scores"] = _unjson(row["scores"]) or {}
+            row["failures"] = _unjson(row["failures"]) or []
+        return rows
 
     def record_golden_refresh(self, golden_path: str, *, added: int, total: int, service: str = "",
                               refreshed_at: float | None = None) -> None:
@@ -231,7 +256,7 @@ class EvalStore:
     def counts(self) -> dict[str, int]:
         """Row counts per table, and feedback per kind (``thumbs_up``, ``thumbs_down``, ...)."""
         out: dict[str, int] = {}
-        for table in ("interactions", "scores", "feedback", "golden_refreshes"):
+        for table in ("interactions", "scores", "feedback", "golden_refreshes", "golden_results"):
             out[table] = self._read(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]
         for row in self._read("SELECT kind, rating, COUNT(*) AS n FROM feedback GROUP BY kind, rating"):
             key = f"thumbs_{row['rating']}" if row["kind"] == "thumbs" else row["kind"]
@@ -253,6 +278,44 @@ class EvalStore:
             row["input"] = _unjson(row["input"])
             row["output"] = _unjson(row["output"])
         return rows
+
+    def experiment_evidence(self, experiment: str, start: float, end: float) -> dict[str, list[dict[str, Any]]]:
+        """What the store knows of one experiment in ``[start, end)``, without content.
+
+        ``interactions``: the sampled calls (variant, ids, time); ``scores``: their
+        scores (variant, evaluator, value); ``thumbs``: ratings of the experiment's
+        calls (variant, rating), matched to a stored call by span or response id,
+        else by the experiment and variant labels the sender gave.
+        """
+        calls = self._read(
+            "SELECT id, created_at, trace_id, span_id, response_id, variant FROM interactions"
+            " WHERE experiment = ? AND created_at >= ? AND created_at < ? ORDER BY created_at, id",
+            (experiment, start, end))
+        by_span = {(r["trace_id"], r["span_id"]): r["variant"] for r in calls if r["span_id"]}
+        by_response = {r["response_id"]: r["variant"] for r in calls if r["response_id"]}
+
+        def variant_of(row: dict[str, Any]) -> str | None:
+            if row["span_id"] and (row["trace_id"], row["span_id"]) in by_span:
+                return by_span[(row["trace_id"], row["span_id"])]
+            return by_response.get(row["response_id"]) if row["response_id"] else None
+
+        scores = []
+        for row in self._read("SELECT trace_id, span_id, response_id, evaluator, value FROM scores"
+                              " WHERE created_at >= ?", (start,)):
+            variant = variant_of(row)
+            if variant is not None:
+                scores.append({"variant": variant, "evaluator": row["evaluator"], "value": row["value"]})
+        thumbs = []
+        for row in self._read("SELECT trace_id, span_id, response_id, rating, labels FROM feedback"
+                              " WHERE kind = 'thumbs' AND created_at >= ? AND created_at < ?", (start, end)):
+            variant = variant_of(row)
+            if variant is None and row["labels"]:
+                labels = json.loads(row["labels"])
+                if labels.get("experiment") == experiment and labels.get("variant"):
+                    variant = str(labels["variant"])
+            if variant is not None:
+                thumbs.append({"variant": variant, "rating": row["rating"]})
+        return {"interactions": calls, "scores": scores, "thumbs": thumbs}
 
     def find_interaction(self, *, trace_id: str = "", span_id: str = "",
                          response_id: str = "") -> dict[str, Any] | None:

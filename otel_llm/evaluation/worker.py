@@ -180,7 +180,8 @@ class EvaluationWorker:
                 trace_id=it.trace_id, span_id=it.span_id, response_id=it.response_id,
                 service=labels.get("service", ""), provider=labels.get("provider", ""),
                 model=labels.get("model", ""), feature=labels.get("feature", ""),
-                variant=labels.get("variant", ""), finish_reason=",".join(it.finish_reasons),
+                experiment=labels.get("experiment", ""), variant=labels.get("variant", ""),
+                finish_reason=",".join(it.finish_reasons),
                 input=it.input, output=it.output, created_at=it.created_at,
             )
         except Exception:  # noqa: BLE001

@@ -52,8 +52,14 @@ class VariantData:
     latency_buckets: Buckets = ()
     cost: float = 0.0
     successes: float = 0.0
-    # (cost, calls, successes) per time slice, for the cost intervals.
-    batches: Sequence[tuple[float, float, float]] = ()
+    # The cost divided by ``successes``: the outcomes' cost where outcomes carry the variant; None: ``cost``.
+    success_cost: float | None = None
+    # (cost, calls, successes[, success_cost]) per time slice, for the cost intervals.
+    batches: Sequence[tuple[float, ...]] = ()
+    # Per-process user gauges summed into ``users`` (replicas): above 1, users may count more than once.
+    user_sources: int = 0
+    # The metrics the source can give (None: all); the others are reported as not available.
+    available: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,14 +150,16 @@ def _estimates(d: VariantData, opts: AnalysisOptions) -> dict[str, Estimate]:
     mean, sd = stats.histogram_mean_sd(d.quality_sum, d.quality_count, d.quality_buckets)
     quality = stats.mean_estimate(mean, sd, d.quality_count, conf) if d.quality_count > 0 else stats.NO_ESTIMATE
     thumbs = stats.proportion(d.ratings_down, d.ratings_up + d.ratings_down, conf)
-    cost_req = stats.batch_ratio([(c, n) for c, n, _ in d.batches], conf) if d.batches else stats.NO_ESTIMATE
-    cost_succ = stats.batch_ratio([(c, s) for c, _, s in d.batches], conf) if d.batches else stats.NO_ESTIMATE
+    cost_req = stats.batch_ratio([(b[0], b[1]) for b in d.batches], conf) if d.batches else stats.NO_ESTIMATE
+    cost_succ = (stats.batch_ratio([(b[3] if len(b) > 3 else b[0], b[2]) for b in d.batches], conf)
+                 if d.batches else stats.NO_ESTIMATE)
     # Point estimates from the window totals (the batches may not cover it exactly).
     if d.calls > 0:
         cost_req = Estimate(d.cost / d.calls, cost_req.low, cost_req.high, d.calls, cost_req.se)
     if d.successes > 0:
-        cost_succ = Estimate(d.cost / d.successes, cost_succ.low, cost_succ.high, d.successes, cost_succ.se)
-    return {
+        spent = d.cost if d.success_cost is None else d.success_cost
+        cost_succ = Estimate(spent / d.successes, cost_succ.low, cost_succ.high, d.successes, cost_succ.se)
+    estimates = {
         "composite": _composite(quality, thumbs, opts),
         "quality": quality,
         "thumbs_down": thumbs,
@@ -160,9 +168,14 @@ def _estimates(d: VariantData, opts: AnalysisOptions) -> dict[str, Estimate]:
         "cost_per_request": cost_req,
         "cost_per_success": cost_succ,
     }
+    if d.available is not None:
+        estimates = {m: e if m in d.available else stats.NO_ESTIMATE for m, e in estimates.items()}
+    return estimates
 
 
 def _compare(metric: str, d1: VariantData, e1: Estimate, d0: VariantData, e0: Estimate, conf: float) -> Comparison:
+    if any(d.available is not None and metric not in d.available for d in (d0, d1)):
+        return Comparison(None, None, None, None, "not available from this source")
     if metric == "thumbs_down":
         return stats.compare_proportions(d1.ratings_down, d1.ratings_up + d1.ratings_down,
                                          d0.ratings_down, d0.ratings_up + d0.ratings_down, conf)
@@ -227,6 +240,13 @@ def analyse(experiment: Experiment, data: Sequence[VariantData], options: Analys
                "observed": {d.name: d.users for d in live}, "expected_share": {d.name: weights[d.name] for d in live}}
     else:
         notes.append("sample-ratio check skipped: no per-variant user counts (llm_experiment_users)")
+    sources = max((d.user_sources for d in ordered), default=0)
+    if sources > 1:
+        notes.append(
+            f"users are summed over up to {sources} processes (llm_experiment_users counts per process): a user "
+            "served by several replicas counts once per replica, so user counts are upper bounds and the "
+            "sample-ratio check is less reliable; route users to replicas by user id (sticky sessions) to avoid it"
+        )
 
     primary = experiment.primary_metric
     label, higher_better = METRICS[primary]

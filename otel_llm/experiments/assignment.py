@@ -30,7 +30,7 @@ from prometheus_client.registry import Collector
 
 from otel_llm import semconv
 from otel_llm.attribution import attributes
-from otel_llm.experiments.declaration import Experiment, ExperimentError
+from otel_llm.experiments.declaration import Experiment, ExperimentError, validate_experiment
 
 __all__ = ["Assignment", "ExperimentRegistry", "ExposureCollector", "unit_hash", "variant_for"]
 
@@ -160,9 +160,15 @@ class ExperimentRegistry:
             self.declare(exp)
 
     def declare(self, experiment: Experiment | dict, *, replace: bool = False) -> Experiment:
-        """Add an experiment (an :class:`Experiment` or its dict form); re-declaring needs ``replace``."""
+        """Add an experiment (an :class:`Experiment` or its dict form); re-declaring needs ``replace``.
+
+        A bad dict raises :class:`ExperimentError` naming each bad field and why.
+        """
         if isinstance(experiment, dict):
-            experiment = Experiment.model_validate(experiment)
+            name = experiment.get("name")
+            experiment = validate_experiment(experiment, f"experiment {name!r}" if name else "experiment")
+        elif not isinstance(experiment, Experiment):
+            raise ExperimentError(f"declare() takes an Experiment or a dict, got {type(experiment).__name__}")
         if experiment.name in self._experiments and not replace:
             raise ExperimentError(f"experiment {experiment.name!r} is already declared (pass replace=True)")
         self._experiments[experiment.name] = experiment

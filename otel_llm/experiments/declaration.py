@@ -4,6 +4,11 @@ Declarations are plain data so they can live in code, in a YAML file or in the
 monitor config (``experiments.declarations``). Names become Prometheus label
 values, so they are short slugs and the set of experiments is closed: only
 declared experiments can be assigned (see :mod:`otel_llm.experiments.assignment`).
+
+This module is pure (pydantic and PyYAML only: no Prometheus registry, no
+context variables), so the monitoring generator can validate declarations
+without loading the runtime; ``import otel_llm.experiments.declaration`` loads
+nothing else of the package.
 """
 
 from __future__ import annotations
@@ -11,14 +16,41 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-__all__ = ["Experiment", "ExperimentError", "Variant", "load_experiments", "parse_experiments"]
+from otel_llm.config_errors import validation_problems
+
+__all__ = [
+    "Experiment",
+    "ExperimentError",
+    "Variant",
+    "load_experiments",
+    "parse_experiments",
+    "validate_experiment",
+]
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
+
+
+def _check_slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"{value!r} must be 1-63 letters, digits, '_', '.' or '-'")
+    return value
+
+
+# Experiment and variant names become Prometheus label values: short, plain, bounded.
+Slug = Annotated[str, AfterValidator(_check_slug)]
 
 
 class ExperimentError(ValueError):
@@ -30,15 +62,8 @@ class Variant(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(description="Label value on every span and metric of this arm.")
+    name: Slug = Field(description="Label value on every span and metric of this arm.")
     weight: float = Field(1.0, ge=0, description="Relative share of users; 0 stops new traffic to it.")
-
-    @field_validator("name")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        if not _SLUG.match(value):
-            raise ValueError(f"{value!r} must be 1-63 letters, digits, '_', '.' or '-'")
-        return value
 
 
 class Experiment(BaseModel):
@@ -46,7 +71,7 @@ class Experiment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    name: Slug
     variants: tuple[Variant, ...] = Field(min_length=2)
     control: str | None = Field(None, description="Control variant; default: the first one.")
     start: datetime | None = None
@@ -57,13 +82,6 @@ class Experiment(BaseModel):
     min_detectable_effect: float = Field(
         0.02, gt=0, description="Smallest absolute difference on the primary metric worth detecting."
     )
-
-    @field_validator("name")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        if not _SLUG.match(value):
-            raise ValueError(f"{value!r} must be 1-63 letters, digits, '_', '.' or '-'")
-        return value
 
     @field_validator("variants", mode="before")
     @classmethod
@@ -120,6 +138,15 @@ class Experiment(BaseModel):
         return (self.start is None or now >= self.start) and (self.end is None or now < self.end)
 
 
+def validate_experiment(data: Any, where: str = "experiment") -> Experiment:
+    """One declaration (a dict) as an :class:`Experiment`; :class:`ExperimentError` names each bad field."""
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        reasons = "; ".join(validation_problems(exc, top="experiment"))
+        raise ExperimentError(f"{where}: {reasons}") from None
+
+
 def parse_experiments(data: Any, source: str = "<data>") -> list[Experiment]:
     """Experiments from a list of dicts, or a dict with ``declarations`` (the monitor-config shape)."""
     if isinstance(data, dict):
@@ -132,14 +159,7 @@ def parse_experiments(data: Any, source: str = "<data>") -> list[Experiment]:
         raise ExperimentError(f"{source}: experiment declarations must be a list, got {type(data).__name__}")
     out: list[Experiment] = []
     for i, item in enumerate(data):
-        try:
-            out.append(Experiment.model_validate(item))
-        except ValidationError as exc:
-            reasons = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'experiment'}: {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors()
-            )
-            raise ExperimentError(f"{source}: experiment #{i + 1}: {reasons}") from None
+        out.append(validate_experiment(item, f"{source}: experiment #{i + 1}"))
     names = [e.name for e in out]
     if len(set(names)) != len(names):
         raise ExperimentError(f"{source}: experiment names repeat: {names}")

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from otel_llm import semconv
 from otel_llm.experiments.analysis import VariantData
-from otel_llm.experiments.promql import PrometheusClient, escape_label_value
+from otel_llm.prometheus_api import PrometheusClient, escape_label_value
 
 __all__ = ["counter_growth", "fetch_variants"]
 
@@ -61,8 +61,10 @@ def _slices(client: PrometheusClient, selector: str, start: float, end: float, k
     v = semconv.LABEL_VARIANT
     step = (end - start) / k
     out: dict[str, list[float]] = {}
+    # Up to half a step past ``end``: the API takes millisecond times, and a step rounded up
+    # would put the last point just after ``end``, where Prometheus leaves it out (slice k lost).
     for labels, points in client.query_range(f"sum by ({v}) (last_over_time({selector}[{LOOKBACK}]))",
-                                             start, end, step):
+                                             start, end + step / 2, step):
         values = [math.nan] * (k + 1)
         for t, val in points:
             i = round((t - start) / step)
@@ -125,22 +127,34 @@ def fetch_variants(
             data[name].ratings_up = val
     for (name,), val in growth(cost, sel).items():
         data[name].cost = val
-    users = client.query(f"sum by ({v}) (max_over_time({semconv.EXPERIMENT_USERS.name}{{{sel}}}"
-                         f"[{_duration(end - start)}]))", end)
-    for labels, val in users:
+    # llm_experiment_users is a per-process gauge: summed over replicas, a user served by several counts
+    # once per replica. How many series were summed tells the report whether that can have happened.
+    users_over = f"max_over_time({semconv.EXPERIMENT_USERS.name}{{{sel}}}[{_duration(end - start)}])"
+    for labels, val in client.query(f"sum by ({v}) ({users_over})", end):
         if labels.get(v):
             data[labels[v]].users = val
+    for labels, val in client.query(f"count by ({v}) ({users_over})", end):
+        if labels.get(v):
+            data[labels[v]].user_sources = int(val)
     for name, b in lat.items():
         data[name].latency_buckets = sorted(b)
     for name, b in qb.items():
         data[name].quality_buckets = sorted(b)
 
-    # Outcomes carry the variant only where the deployment labels them so; else a call without error counts.
+    # Business outcomes carry the experiment and variant in scope (``otel_llm.outcome`` inside
+    # ``experiments.assign``): cost per successful outcome is then the cost of the outcomes' calls
+    # (failed outcomes' too: they were paid for) over the successful ones, as in the cost report.
+    # Without outcome series for this experiment, a call without error counts as a success.
     outcome_sel = f'{semconv.OUTCOMES.name}{{{sel},{semconv.LABEL_RESULT}="success"}}'
+    outcome_cost_sel = f"{semconv.OUTCOME_COST.name}{{{sel}}}"
     outcomes = {k[0]: val for k, val in counter_growth(client, outcome_sel, (v,), start, end).items() if k[0]}
     basis = "business outcome with result=success" if outcomes else "call without error"
+    outcome_cost = ({k[0]: val for k, val in counter_growth(client, outcome_cost_sel, (v,), start, end).items()
+                     if k[0]} if outcomes else {})
     for name, d in data.items():
         d.successes = outcomes.get(name, 0.0) if outcomes else max(d.calls - d.errors, 0.0)
+        if outcomes:
+            d.success_cost = outcome_cost.get(name, 0.0)
 
     k = max(int(batches), 2)
     if (end - start) / k >= 1:
@@ -148,8 +162,11 @@ def fetch_variants(
         c = _slices(client, f"{cost}{{{sel}}}", start, end, k)
         n = _slices(client, f"{dur}_count{{{sel}}}", start, end, k)
         s = _slices(client, ok_sel, start, end, k)
+        oc = _slices(client, outcome_cost_sel, start, end, k) if outcomes else c
         for name, d in data.items():
-            rows = zip(c.get(name, [0.0] * k), n.get(name, [0.0] * k), s.get(name, [0.0] * k), strict=False)
+            zeros = [0.0] * k
+            rows = zip(c.get(name, zeros), n.get(name, zeros), s.get(name, zeros), oc.get(name, zeros),
+                       strict=False)
             d.batches = [row for row in rows if not any(math.isnan(x) for x in row)]
 
     out = []

@@ -32,6 +32,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from otel_llm.config_errors import validation_problems
+
 __all__ = ["GuardConfig", "GuardConfigError", "Policy", "load_guard_config", "parse_guard_config"]
 
 _TRIGGERS = ("daily_spend_above", "user_daily_spend_above", "customer_daily_spend_above", "alert")
@@ -98,17 +100,6 @@ class GuardConfig(_Model):
         return self
 
 
-def _format(error: ValidationError, source: str) -> str:
-    lines = [f"invalid guard config {source}:"]
-    for item in error.errors():
-        field = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        reason = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            reason = "unknown field (misspelt?)"
-        lines.append(f"  {field}: {reason}")
-    return "\n".join(lines)
-
-
 def parse_guard_config(data: Any, source: str = "<data>") -> GuardConfig:
     if data is None:
         data = {}
@@ -119,7 +110,8 @@ def parse_guard_config(data: Any, source: str = "<data>") -> GuardConfig:
     try:
         return GuardConfig.model_validate(data)
     except ValidationError as error:
-        raise GuardConfigError(_format(error, source)) from None
+        problems = "".join(f"\n  {line}" for line in validation_problems(error))
+        raise GuardConfigError(f"invalid guard config {source}:{problems}") from None
 
 
 def load_guard_config(path: str | Path) -> GuardConfig:

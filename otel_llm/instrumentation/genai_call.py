@@ -35,8 +35,11 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_llm import __version__, semconv
+from otel_llm.attribution import _current as _attribution_scope
 from otel_llm.attribution import current_attributes
 from otel_llm.content import ContentPolicy
+from otel_llm import pricing as _pricing
+from otel_llm.outcomes import _current as _outcome_scope
 from otel_llm.outcomes import note_llm_call
 from otel_llm.pricing import Pricer, default_pricer
 
@@ -95,12 +98,7 @@ class GenAICall:
         "_policy",
         "_start_ns",
         "_first_chunk_ns",
-        "_input_tokens",
-        "_output_tokens",
-        "_cache_read",
-        "_cache_creation",
-        "_reasoning",
-        "_usage_seen",
+        "_usage",
         "_ended",
         "_token",
         "_pending",
@@ -136,7 +134,7 @@ class GenAICall:
             attrs[semconv.GEN_AI_REQUEST_STREAM] = True
         if request_attributes:
             attrs.update(request_attributes)
-        scope = current_attributes()
+        scope = _attribution_scope.get() or current_attributes()  # the local scope, else baggage
         if scope:
             attrs.update(scope)
         if input_messages is not None and policy is not None and policy.enabled:
@@ -154,12 +152,8 @@ class GenAICall:
         self._pricer = pricer
         self._policy = policy
         self._first_chunk_ns = 0
-        self._input_tokens: int | None = None
-        self._output_tokens: int | None = None
-        self._cache_read = 0
-        self._cache_creation = 0
-        self._reasoning: int | None = None
-        self._usage_seen = False
+        # [input, output, cache read, cache creation, reasoning], made by the first set_usage().
+        self._usage: list[Any] | None = None
         self._ended = False
         self._token: object | None = None
         # Attributes learnt after the start are written in one set_attributes() at end():
@@ -201,27 +195,71 @@ class GenAICall:
         reasoning_tokens: Any = None,
     ) -> None:
         """Record usage as the provider reports it. ``input_tokens`` must include cached tokens."""
-        # Plain non-negative ints (the common case) skip the _valid_count call.
-        inp = input_tokens if type(input_tokens) is int and input_tokens >= 0 else _valid_count(input_tokens)
-        out = output_tokens if type(output_tokens) is int and output_tokens >= 0 else _valid_count(output_tokens)
-        if inp is not None:
-            self._input_tokens = inp
-        if out is not None:
-            self._output_tokens = out
-        if cache_read_tokens is not None:
-            cr = _valid_count(cache_read_tokens)
-            if cr is not None:
-                self._cache_read = cr
-        if cache_creation_tokens is not None:
-            cc = _valid_count(cache_creation_tokens)
-            if cc is not None:
-                self._cache_creation = cc
-        if reasoning_tokens is not None:
-            rs = _valid_count(reasoning_tokens)
-            if rs is not None:
-                self._reasoning = rs
-        if inp is not None or out is not None:
-            self._usage_seen = True
+        usage = self._usage
+        if usage is None:
+            usage = self._usage = [None, None, 0, 0, None]
+        # Plain non-negative ints (the common case) are taken as they are; anything else
+        # goes through _valid_count, which drops what it cannot trust.
+        if type(input_tokens) is int and input_tokens >= 0:
+            usage[0] = input_tokens
+        elif input_tokens is not None:
+            usage[0] = _valid_count(input_tokens) if _valid_count(input_tokens) is not None else usage[0]
+        if type(output_tokens) is int and output_tokens >= 0:
+            usage[1] = output_tokens
+        elif output_tokens is not None:
+            usage[1] = _valid_count(output_tokens) if _valid_count(output_tokens) is not None else usage[1]
+        if type(cache_read_tokens) is int and cache_read_tokens >= 0:
+            usage[2] = cache_read_tokens
+        elif cache_read_tokens is not None:
+            usage[2] = _valid_count(cache_read_tokens) or usage[2]
+        if type(cache_creation_tokens) is int and cache_creation_tokens >= 0:
+            usage[3] = cache_creation_tokens
+        elif cache_creation_tokens is not None:
+            usage[3] = _valid_count(cache_creation_tokens) or usage[3]
+        if type(reasoning_tokens) is int and reasoning_tokens >= 0:
+            usage[4] = reasoning_tokens
+        elif reasoning_tokens is not None:
+            usage[4] = _valid_count(reasoning_tokens) if _valid_count(reasoning_tokens) is not None else usage[4]
+
+    def set_result(
+        self,
+        model: str | None,
+        response_id: str | None,
+        finish_reasons: list[str] | None,
+        input_tokens: Any,
+        output_tokens: Any,
+        cache_read_tokens: Any = None,
+        cache_creation_tokens: Any = None,
+        reasoning_tokens: Any = None,
+    ) -> None:
+        """``set_response`` and ``set_usage`` in one call, for the integrations' end-of-stream path.
+
+        ``finish_reasons`` must be a list the caller does not keep. Counts follow
+        ``set_usage``'s rules (a ``None`` keeps what an earlier call recorded).
+        """
+        pending = self._pending
+        if model:
+            self.response_model = model
+            pending[semconv.GEN_AI_RESPONSE_MODEL] = model
+        if response_id:
+            pending[semconv.GEN_AI_RESPONSE_ID] = response_id
+        if finish_reasons:
+            pending[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons
+        if (type(input_tokens) is int and input_tokens >= 0 and type(output_tokens) is int and output_tokens >= 0
+                and self._usage is None and (cache_read_tokens is None or type(cache_read_tokens) is int)
+                and (cache_creation_tokens is None or type(cache_creation_tokens) is int)
+                and (reasoning_tokens is None or type(reasoning_tokens) is int)):
+            # The common case, all plain counts and no earlier usage: no validation calls.
+            self._usage = [
+                input_tokens, output_tokens,
+                cache_read_tokens if cache_read_tokens and cache_read_tokens > 0 else 0,
+                cache_creation_tokens if cache_creation_tokens and cache_creation_tokens > 0 else 0,
+                reasoning_tokens if reasoning_tokens is None or reasoning_tokens >= 0 else None,
+            ]
+        elif (input_tokens is not None or output_tokens is not None or cache_read_tokens is not None
+              or cache_creation_tokens is not None or reasoning_tokens is not None):
+            self.set_usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
+                           cache_creation_tokens=cache_creation_tokens, reasoning_tokens=reasoning_tokens)
 
     def first_chunk(self) -> None:
         """Mark the first streamed chunk (only the first call counts)."""
@@ -258,42 +296,45 @@ class GenAICall:
         if self._ended:
             return
         self._ended = True
-        token = self._token
-        if token is not None:
-            self._token = None
-            otel_context.detach(token)  # type: ignore[arg-type]
-        span = self.span
+        if self._token is not None:
+            self.detach()
         attrs = self._pending
         if incomplete:
             attrs[semconv.OTEL_LLM_STREAM_INCOMPLETE] = True
         if self._first_chunk_ns:
             attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self._first_chunk_ns - self._start_ns) / 1e9
-        if self._usage_seen:
-            inp = self._input_tokens or 0
-            out = self._output_tokens or 0
-            if self._input_tokens is not None:
+        amount = None
+        usage = self._usage
+        if usage is not None and (usage[0] is not None or usage[1] is not None):
+            inp, out, cache_read, cache_creation, reasoning = usage
+            if inp is None:
+                inp = 0
+            else:
                 attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = inp
-            if self._output_tokens is not None:
+            if out is None:
+                out = 0
+            else:
                 attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = out
-            if self._cache_read:
-                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = self._cache_read
-            if self._cache_creation:
-                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = self._cache_creation
-            if self._reasoning is not None:
-                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = self._reasoning
-            pricer = self._pricer or default_pricer()
+            if cache_read:
+                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
+            if cache_creation:
+                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_creation
+            if reasoning is not None:
+                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
             cost = None
             try:
+                pricer = self._pricer or _pricing._default or default_pricer()
                 model = self.response_model or self.request_model
-                cost = pricer.price(self.provider, model, inp, out, self._cache_read, self._cache_creation, self._start_ns)
+                cost = pricer.price(self.provider, model, inp, out, cache_read, cache_creation, self._start_ns)
                 if cost is None and self.response_model and self.request_model != self.response_model:
                     cost = pricer.price(
-                        self.provider, self.request_model, inp, out, self._cache_read, self._cache_creation, self._start_ns
+                        self.provider, self.request_model, inp, out, cache_read, cache_creation, self._start_ns
                     )
             except Exception:  # noqa: BLE001
                 log_instrumentation_error("pricing")
             if cost is not None:
-                attrs[semconv.GEN_AI_USAGE_COST_AMOUNT] = cost.amount
+                amount = cost.amount
+                attrs[semconv.GEN_AI_USAGE_COST_AMOUNT] = amount
                 attrs[semconv.GEN_AI_USAGE_COST_CURRENCY] = semconv.COST_CURRENCY_USD
                 attrs[semconv.GEN_AI_USAGE_COST_SOURCE] = semconv.COST_SOURCE_LOCAL
                 attrs[semconv.OTEL_LLM_COST_PRICE_SOURCE] = cost.source
@@ -301,11 +342,12 @@ class GenAICall:
                 attrs[semconv.OTEL_LLM_COST_UNPRICED] = True
         else:
             attrs[semconv.OTEL_LLM_USAGE_REPORTED] = False
-        if attrs:
-            span.set_attributes(attrs)
+        span = self.span
+        span.set_attributes(attrs)
         span.end()
         # The open otel_llm.outcome() scope, if any, sums the cost of its calls.
-        note_llm_call(attrs.get(semconv.GEN_AI_USAGE_COST_AMOUNT))
+        if _outcome_scope.get() is not None:
+            note_llm_call(amount)
 
 
 _tracer: trace.Tracer | None = None

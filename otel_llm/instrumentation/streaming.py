@@ -6,139 +6,248 @@ stay open until the caller is done with the stream, however that happens:
 * exhausted (``for`` / ``async for`` ran to the end)      -> span ends normally
 * ``close()`` / ``aclose()`` / leaving ``with`` early       -> ends, ``otel_llm.stream.incomplete=true``
 * the stream raised (connection cut, provider error)        -> ``error.type``, status ERROR, exception re-raised
-* the caller dropped it unfinished and it was garbage-collected -> ends incomplete
+* the caller dropped it unfinished                          -> ends incomplete when it is freed
 
-Provider integrations subclass ``SyncStreamWrapper`` / ``AsyncStreamWrapper``
-and implement two hooks; everything else (iteration, ``with``, ``async with``,
-``close``, ``__del__``, time to first chunk, idempotent finalisation, errors
-swallowed in telemetry) lives here::
+Each provider supplies a small *buffer* (a ``StreamRecorder``) with two methods, and everything else
+(iteration, ``with``, ``async with``, ``close``, time to first chunk,
+finalisation exactly once, errors in telemetry swallowed) lives here::
 
-    class MyChatStream(SyncStreamWrapper):
-        def _on_chunk(self, chunk):      # called for every chunk, before it is returned
-            self._self_text.append(chunk.delta)
-        def _on_end(self):               # called once, just before the span ends
-            self._self_call.set_usage(...)
+    class MyChatBuffer(StreamRecorder):
+        __slots__ = ("last",)
+        def add(self, chunk):             # every chunk, before the caller gets it: keep it cheap
+            self.last = chunk
+        def finish_call(self, call):      # once, just before the span ends
+            call.set_usage(...)
 
-``_on_chunk`` is looked up once per stream, so a subclass may also define it as
-a property returning a buffer's bound ``add`` (one Python call per chunk, not
-two; see ``otel_llm.instrumentation.buffered_stream``).
+    return SyncStreamWrapper(sdk_stream, call, MyChatBuffer())
 
 The wrapper is a ``wrapt.ObjectProxy``: every attribute the SDK stream has
 (``response``, ``until_done``, ...) is forwarded, ``isinstance`` still sees the
-SDK class, and the caller cannot tell the difference. Subclass state must live
-in ``_self_*`` attributes (wrapt stores those on the proxy, not the stream).
-A hook that raises is logged once and ignored; the chunk still reaches the
-caller. A caller's own exception inside ``with`` ends the span as incomplete,
-not as a provider error, and is re-raised unchanged.
+SDK class, and the caller cannot tell the difference. A buffer that raises is
+logged once and ignored; the chunk still reaches the caller. A caller's own
+exception inside ``with`` ends the span as incomplete, not as a provider
+error, and is re-raised unchanged.
+
+How it stays cheap (a stream costs about what a hand-written span costs):
+the chunks flow through a generator the proxy owns (resuming it is far cheaper
+than a Python ``__next__`` call, and it reads nothing through the proxy), and
+the finalisation state lives in the buffer (a ``StreamRecorder``), shared by
+the proxy and that generator. The generator never references the proxy, so there is no
+reference cycle: a stream dropped unfinished is finalised by reference
+counting the moment its last user lets go (the recorder's ``__del__``), not
+at the next garbage collection, and ``for chunk in client...create(stream=True)``
+(which drops the proxy and keeps only the generator) still ends the span when
+the loop does. The recorder must not reference itself (a cycle would defer it to
+the garbage collector again).
 """
 
 from __future__ import annotations
 
 import inspect
+import time
 from typing import Any
 
 import wrapt
 
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 
+_time_ns = time.time_ns
 
-class _StreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Shared state and finalisation of the sync and async wrappers."""
 
-    # Class-level defaults: an instance only pays for the state it changes.
-    _self_finished = False
-    _self_gen: Any = None
+class StreamRecorder:
+    """The span's side of one stream: what is kept from the chunks, and the finish-once flag.
 
-    def __init__(self, stream: Any, call: GenAICall) -> None:
-        super().__init__(stream)
-        self._self_call = call
+    Provider buffers subclass it (``add`` per chunk, ``finish_call`` once); the
+    wrapper sets ``call``. Any other object with those two methods is adapted.
+    """
 
-    # -- hooks for provider subclasses -------------------------------------
-    def _on_chunk(self, chunk: Any) -> None:
-        """Accumulate one chunk (response id/model, usage, finish reasons, text deltas)."""
+    __slots__ = ("call", "finished")
 
-    def _on_end(self) -> None:
-        """Write what was accumulated onto ``self._self_call`` (runs once, before the span ends)."""
+    def __init__(self) -> None:
+        self.call: GenAICall | None = None
+        self.finished = False
 
-    # -- internals ------------------------------------------------------------
-    def _chunk_failed(self) -> None:
-        log_instrumentation_error(f"{type(self).__name__}._on_chunk")
+    def add(self, chunk: Any) -> None:
+        """Called for every chunk before the caller gets it (keep it cheap)."""
 
-    def _finish(self, error: BaseException | None = None, incomplete: bool = False) -> None:
+    def finish_call(self, call: GenAICall) -> None:
+        """Called once, just before the span ends: write what was kept onto ``call``."""
+
+    def finish(self, error: BaseException | None = None, incomplete: bool = False) -> None:
         """End the span exactly once; later calls (close after exhaustion, __del__) do nothing."""
-        if self._self_finished:
+        if self.finished:
             return
-        self._self_finished = True
-        call = self._self_call
+        self.finished = True
+        call = self.call
         try:
-            self._on_end()
+            self.finish_call(call)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001
-            log_instrumentation_error(f"{type(self).__name__}._on_end")
+            log_instrumentation_error(f"{self._name()}.finish_call")
         try:
-            if error is not None:
-                call.fail(error)
+            if error is None:
+                call.end(incomplete=incomplete)  # type: ignore[union-attr]
             else:
-                call.end(incomplete=incomplete)
+                call.fail(error)  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001
             log_instrumentation_error("stream finalisation")
 
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def chunk_failed(self) -> None:
+        log_instrumentation_error(f"{self._name()}.add")
+
     def __del__(self) -> None:
-        # Runs for streams dropped unfinished; state may be missing if __init__ failed.
+        # The proxy and its generator are both gone: the stream was dropped unfinished.
         try:
-            if not self._self_finished:
-                self._finish(incomplete=True)
+            if not self.finished and self.call is not None:
+                self.finish(incomplete=True)
         except Exception:  # noqa: BLE001, S110 - never raise from a finaliser
             pass
+
+
+class _Adapted(StreamRecorder):
+    """A buffer that is not a StreamRecorder (any object with ``add`` and ``finish_call``)."""
+
+    __slots__ = ("buffer", "add")
+
+    def __init__(self, buffer: Any) -> None:
+        self.call = None
+        self.finished = False
+        self.buffer = buffer
+        self.add = buffer.add  # type: ignore[method-assign]
+
+    def finish_call(self, call: GenAICall) -> None:
+        self.buffer.finish_call(call)
+
+    def _name(self) -> str:
+        return type(self.buffer).__name__
+
+
+def _chunks(wrapped: Any, rec: StreamRecorder) -> Any:
+    add = rec.add
+    call = rec.call
+    try:
+        it = iter(wrapped)
+        for chunk in it:  # the first chunk: time to first chunk
+            if not call._first_chunk_ns:
+                call._first_chunk_ns = _time_ns()
+            try:
+                add(chunk)
+            except Exception:  # noqa: BLE001 - telemetry never breaks the stream
+                rec.chunk_failed()
+            yield chunk
+            break
+        for chunk in it:
+            try:
+                add(chunk)
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield chunk
+    except GeneratorExit:
+        raise  # the caller stopped iterating: close() or the recorder's __del__ ends the span
+    except BaseException as exc:
+        rec.finish(exc)
+        raise
+    # The stream ran out: rec.finish() written out, one call fewer on the common ending.
+    if not rec.finished:
+        rec.finished = True
+        try:
+            rec.finish_call(call)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error(f"{rec._name()}.finish_call")
+        try:
+            call.end()
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error("stream finalisation")
+
+
+async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
+    add = rec.add
+    call = rec.call
+    try:
+        it = wrapped.__aiter__()
+        async for chunk in it:
+            if not call._first_chunk_ns:
+                call._first_chunk_ns = _time_ns()
+            try:
+                add(chunk)
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield chunk
+            break
+        async for chunk in it:
+            try:
+                add(chunk)
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield chunk
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        rec.finish(exc)
+        raise
+    # The stream ran out: rec.finish() written out, one call fewer on the common ending.
+    if not rec.finished:
+        rec.finished = True
+        try:
+            rec.finish_call(call)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error(f"{rec._name()}.finish_call")
+        try:
+            call.end()
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error("stream finalisation")
+
+
+_proxy_init = wrapt.ObjectProxy.__init__
+
+
+def new_stream_proxy(cls: type, stream: Any, call: GenAICall, buffer: StreamRecorder) -> Any:
+    """``cls(stream, call, buffer)`` for a ``StreamRecorder`` buffer, without the Python ``__init__`` frame.
+
+    Integrations inline these four lines on their hot path; this function documents them
+    (and is what to call where one frame does not matter).
+    """
+    proxy = cls.__new__(cls)
+    _proxy_init(proxy, stream)
+    buffer.call = call
+    proxy._self_rec = buffer
+    return proxy
+
+
+class _StreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Shared state of the sync and async wrappers (``_self_*``: wrapt keeps those on the proxy)."""
+
+    _self_gen: Any = None  # the generator the proxy hands out, made on first iteration
+
+    def __init__(self, stream: Any, call: GenAICall, buffer: Any) -> None:
+        _proxy_init(self, stream)
+        if not isinstance(buffer, StreamRecorder):
+            buffer = _Adapted(buffer)
+        buffer.call = call
+        self._self_rec = buffer
 
 
 class SyncStreamWrapper(_StreamBase):
     """Proxy of a synchronous SDK stream that records its span as it is consumed."""
 
     def __iter__(self) -> Any:
-        # A generator we own: resuming it per chunk is far cheaper than a Python __next__ call.
         gen = self._self_gen
         if gen is None:
-            gen = self._self_gen = self._chunks()
+            gen = self._self_gen = _chunks(self.__wrapped__, self._self_rec)
         return gen
 
     def __next__(self) -> Any:
         return next(self.__iter__())
 
-    def _chunks(self) -> Any:
-        on_chunk = self._on_chunk  # read once per stream (see the module docstring)
-        try:
-            it = iter(self.__wrapped__)
-            for chunk in it:  # the first chunk: time to first chunk
-                self._self_call.first_chunk()
-                try:
-                    on_chunk(chunk)
-                except Exception:  # noqa: BLE001 - telemetry never breaks the stream
-                    self._chunk_failed()
-                yield chunk
-                break
-            for chunk in it:
-                try:
-                    on_chunk(chunk)
-                except Exception:  # noqa: BLE001
-                    self._chunk_failed()
-                yield chunk
-        except GeneratorExit:
-            raise  # the caller stopped iterating: close() or __del__ ends the span
-        except BaseException as exc:
-            self._self_gen = None
-            self._finish(exc)
-            raise
-        # Drop the proxy -> generator reference so the pair is freed by refcount, not the GC.
-        self._self_gen = None
-        self._finish()
-
     def close(self) -> None:
         try:
             self.__wrapped__.close()
         except BaseException as exc:
-            self._finish(exc)
+            self._self_rec.finish(exc)
             raise
-        self._finish(incomplete=True)
+        self._self_rec.finish(incomplete=True)
 
     def __enter__(self) -> SyncStreamWrapper:
         return self
@@ -146,7 +255,7 @@ class SyncStreamWrapper(_StreamBase):
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is not None:
             # The caller's exception wins: close quietly, end incomplete, let it propagate.
-            self._finish(incomplete=True)
+            self._self_rec.finish(incomplete=True)
             try:
                 self.__wrapped__.close()
             except Exception:  # noqa: BLE001
@@ -162,38 +271,11 @@ class AsyncStreamWrapper(_StreamBase):
     def __aiter__(self) -> Any:
         gen = self._self_gen
         if gen is None:
-            gen = self._self_gen = self._chunks()
+            gen = self._self_gen = _achunks(self.__wrapped__, self._self_rec)
         return gen
 
     def __anext__(self) -> Any:
         return self.__aiter__().__anext__()
-
-    async def _chunks(self) -> Any:
-        on_chunk = self._on_chunk  # read once per stream (see the module docstring)
-        try:
-            it = self.__wrapped__.__aiter__()
-            async for chunk in it:
-                self._self_call.first_chunk()
-                try:
-                    on_chunk(chunk)
-                except Exception:  # noqa: BLE001
-                    self._chunk_failed()
-                yield chunk
-                break
-            async for chunk in it:
-                try:
-                    on_chunk(chunk)
-                except Exception:  # noqa: BLE001
-                    self._chunk_failed()
-                yield chunk
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            self._self_gen = None
-            self._finish(exc)
-            raise
-        self._self_gen = None
-        self._finish()
 
     async def _close_wrapped(self) -> None:
         wrapped = self.__wrapped__
@@ -208,9 +290,9 @@ class AsyncStreamWrapper(_StreamBase):
         try:
             await self._close_wrapped()
         except BaseException as exc:
-            self._finish(exc)
+            self._self_rec.finish(exc)
             raise
-        self._finish(incomplete=True)
+        self._self_rec.finish(incomplete=True)
 
     aclose = close
 
@@ -219,7 +301,7 @@ class AsyncStreamWrapper(_StreamBase):
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is not None:
-            self._finish(incomplete=True)
+            self._self_rec.finish(incomplete=True)
             try:
                 await self._close_wrapped()
             except Exception:  # noqa: BLE001
@@ -229,4 +311,4 @@ class AsyncStreamWrapper(_StreamBase):
         return False
 
 
-__all__ = ["SyncStreamWrapper", "AsyncStreamWrapper"]
+__all__ = ["StreamRecorder", "SyncStreamWrapper", "AsyncStreamWrapper", "new_stream_proxy"]

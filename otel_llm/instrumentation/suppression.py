@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from typing import Any
 
 from opentelemetry import context as otel_context
 
@@ -30,11 +31,28 @@ except ImportError:  # pragma: no cover - older API
     _OTEL_SUPPRESS_KEY = "suppress_instrumentation"
 
 _suppressed: ContextVar[bool] = ContextVar("otel_llm_genai_suppressed", default=False)
+_flag = _suppressed.get
+
+
+def _current_context_getter() -> Any:
+    """``otel_context.get_current`` without its two Python-level hops, when the runtime allows.
+
+    Every instrumented call asks this first; the default (contextvars) runtime context
+    keeps the current Context in one ContextVar, read here directly.
+    """
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    var = getattr(runtime, "_current_context", None)
+    if isinstance(var, ContextVar) and type(runtime).__name__ == "ContextVarsRuntimeContext":
+        return var.get
+    return otel_context.get_current
+
+
+_otel_current = _current_context_getter()
 
 
 def is_suppressed() -> bool:
     """True inside a call an outer otel-llm integration already records, or under OTel suppression."""
-    return _suppressed.get() or bool(otel_context.get_value(_OTEL_SUPPRESS_KEY))
+    return _flag() or bool(_otel_current().get(_OTEL_SUPPRESS_KEY))
 
 
 def suppress() -> tuple[Token[bool], object]:

@@ -100,14 +100,6 @@ def _refused(it: Integration, instance: Any, kwargs: Mapping[str, Any], exc: Bas
         log_instrumentation_error(f"{it.name} guard refusal span")
 
 
-def _start(it: Integration, instance: Any, kwargs: Mapping[str, Any], extra: Mapping[str, Any]) -> GenAICall | None:
-    try:
-        return it.start(instance, kwargs, extra)
-    except Exception:  # noqa: BLE001
-        log_instrumentation_error(f"{it.name} start")
-        return None
-
-
 def _finish(it: Integration, call: GenAICall, result: Any, is_async: bool, token: Any) -> Any:
     try:
         return it.finish(call, result, is_async, token)
@@ -136,7 +128,7 @@ def sync_wrapper(it: Integration) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         if not it.active or is_suppressed():
             return wrapped(*args, **kwargs)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] | None = None
         if hooks.before_call is not None:
             try:
                 outcome = hooks.before_call(it.guard_request(instance, kwargs, False))
@@ -146,8 +138,10 @@ def sync_wrapper(it: Integration) -> Callable[..., Any]:
                 raise
             except Exception:  # noqa: BLE001
                 log_instrumentation_error("guard hook")
-        call = _start(it, instance, kwargs, extra)
-        if call is None:
+        try:  # _start(), written out: this runs on every call
+            call = it.start(instance, kwargs, extra)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error(f"{it.name} start")
             return wrapped(*args, **kwargs)
         token = it.enter(call)
         try:
@@ -167,7 +161,7 @@ def async_wrapper(it: Integration) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         if not it.active or is_suppressed():
             return await wrapped(*args, **kwargs)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] | None = None
         if hooks.before_call is not None:
             try:
                 outcome = hooks.before_call(it.guard_request(instance, kwargs, True))
@@ -179,8 +173,10 @@ def async_wrapper(it: Integration) -> Callable[..., Any]:
                 raise
             except Exception:  # noqa: BLE001
                 log_instrumentation_error("guard hook")
-        call = _start(it, instance, kwargs, extra)
-        if call is None:
+        try:
+            call = it.start(instance, kwargs, extra)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error(f"{it.name} start")
             return await wrapped(*args, **kwargs)
         token = it.enter(call)
         try:

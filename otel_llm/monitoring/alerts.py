@@ -13,66 +13,42 @@ ratings or spans. Expressions read the recording rules of
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from otel_llm.monitoring.config import MonitorConfig
-from otel_llm.monitoring.recording import LEVELS, name, seconds
-from otel_llm.semconv import EVALSET_AGE, LABEL_CUSTOMER, LABEL_VARIANT, OVERFLOW_VALUE
-
-SEVERITIES = ("warning", "critical")
-
-# Dashboard (by uid suffix) each alert points to.
-OVERVIEW, COST, QUALITY, LATENCY, EXPERIMENTS, CUSTOMERS = (
-    "overview", "cost", "quality", "latency", "experiments", "customers",
+from otel_llm.monitoring.alert_spec import (
+    COST,
+    CUSTOMERS,
+    EXPERIMENTS,
+    LATENCY,
+    OVERVIEW,
+    QUALITY,
+    SEVERITIES,
+    SM,
+    SVC_MODEL,
+    AlertSpec,
+    floor,
+    kept_labels,
+    on,
+    pct,
+    points,
+    secs,
+    times,
+    usd,
 )
-
-SM = "service_model"
-SVC_MODEL = "{{ $labels.service_name }} / {{ $labels.gen_ai_request_model }}"
-
-
-@dataclass(frozen=True)
-class AlertSpec:
-    """One alert name: how to build its expression at a severity's level."""
-
-    alert: str
-    summary: str
-    description: str  # Go template; {threshold} is filled from the config
-    dashboard: str
-    for_: str
-    levels: dict[str, float]  # severity -> threshold
-    expr: Callable[[float], str]
-    threshold_format: Callable[[float], str] = str
-
-
-def _on(level: str) -> str:
-    return f"on ({', '.join(LEVELS[level])})"
-
-
-def floor(level: str, rate_series: str, window: str, minimum: int) -> str:
-    """``and`` clause that keeps an alert silent below ``minimum`` events per window."""
-    return f"and {_on(level)}  # traffic floor\n  ({rate_series} * {seconds(window)} >= {minimum})"
-
-
-def pct(value: float) -> str:
-    return f"{value * 100:g}%"
-
-
-def usd(value: float) -> str:
-    return f"${value:g}"
-
-
-def secs(value: float) -> str:
-    return f"{value:g}s"
-
-
-def times(value: float) -> str:
-    return f"{value:g}x"
-
-
-def points(value: float) -> str:
-    return f"{value * 100:g} points"
+from otel_llm.monitoring.config import MonitorConfig
+from otel_llm.monitoring.declarations import control_arms
+from otel_llm.monitoring.drift_alerts import drift_specs
+from otel_llm.monitoring.recording import name, seconds
+from otel_llm.semconv import (
+    EVALSET_AGE,
+    LABEL_CUSTOMER,
+    LABEL_EXPERIMENT,
+    LABEL_FEATURE,
+    LABEL_REQUEST_MODEL,
+    LABEL_SERVICE,
+    LABEL_VARIANT,
+    OVERFLOW_VALUE,
+)
 
 
 def absolute_specs(c: MonitorConfig) -> list[AlertSpec]:
@@ -94,7 +70,7 @@ def absolute_specs(c: MonitorConfig) -> list[AlertSpec]:
                 f"# short window: resolves soon after errors stop\n"
                 f"{name(SM, 'gen_ai_error_ratio', f'ratio_rate{e.window}')} > {t}\n"
                 f"# long window: a short blip does not fire\n"
-                f"and {_on(SM)}\n  {name(SM, 'gen_ai_error_ratio', f'ratio_rate{e.long_window}')} > {t}\n"
+                f"and {on(SM)}\n  {name(SM, 'gen_ai_error_ratio', f'ratio_rate{e.long_window}')} > {t}\n"
                 + floor(SM, req(e.window), e.window, f.min_requests)
             ),
             pct,
@@ -117,7 +93,7 @@ def absolute_specs(c: MonitorConfig) -> list[AlertSpec]:
             LATENCY, ttft.for_, {"warning": ttft.warning, "critical": ttft.critical},
             lambda t: (
                 f"{name(SM, 'gen_ai_client_operation_time_to_first_chunk_seconds', f'p95_{ttft.window}')} > {t}\n"
-                + floor(SM, req(ttft.window), ttft.window, f.min_requests)
+                + floor(SM, name(SM, "gen_ai_streamed_requests", f"rate{ttft.window}"), ttft.window, f.min_requests)
             ),
             secs,
         ),
@@ -361,29 +337,36 @@ def _sel(c: MonitorConfig, metric: str) -> str:
 def variant_specs(c: MonitorConfig) -> list[AlertSpec]:
     x, f = c.experiments, c.traffic_floor
     ev = "service_experiment_variant"
-    ctl = f'{LABEL_VARIANT}="{x.control_variant}"'
-    other = f'{LABEL_VARIANT}!="{x.control_variant}"'
     reqs = name(ev, "gen_ai_requests", f"rate{x.window}")
     n = seconds(x.window)
+    # (experiment matchers, control arm): the default control for every experiment not
+    # declared with its own, then one pair per experiment that was.
+    arms = control_arms(x.declarations, x.control_variant)
 
-    def compare(metric: str, op: str, cmp: str, signal: str, scores: str | None = None) -> str:
+    def compare(metric: str, op: str, cmp: str, signal: str, scores: str | None = None) -> list[str]:
         counts = scores or reqs
         minimum = f.min_evaluations if scores else f.min_requests
-        # Value = variant against its experiment's control arm; each arm needs enough samples.
-        return (
-            f'label_replace(\n  {metric}{{{other}}}\n  {op} on (service_name, experiment) group_left\n'
-            f'  {metric}{{{ctl}}}\n  {cmp}\n, "signal", "{signal}", "", "")\n'
-            f"and on (service_name, experiment, variant) ({counts}{{{other}}} * {n} >= {minimum})\n"
-            f"and on (service_name, experiment) ({counts}{{{ctl}}} * {n} >= {minimum})"
-        )
+        branches = []
+        for matchers, control in arms:
+            prefix = f"{matchers}, " if matchers else ""
+            ctl, other = f'{prefix}{LABEL_VARIANT}="{control}"', f'{prefix}{LABEL_VARIANT}!="{control}"'
+            # Value = variant against its experiment's control arm; each arm needs enough samples.
+            branches.append(
+                f'label_replace(\n  {metric}{{{other}}}\n  {op} on (service_name, experiment) group_left\n'
+                f'  {metric}{{{ctl}}}\n  {cmp}\n, "signal", "{signal}", "", "")\n'
+                f"and on (service_name, experiment, variant) ({counts}{{{other}}} * {n} >= {minimum})\n"
+                f"and on (service_name, experiment) ({counts}{{{ctl}}} * {n} >= {minimum})"
+            )
+        return branches
 
     p95 = name(ev, "gen_ai_client_operation_duration_seconds", f"p95_{x.window}")
     cpr = name(ev, "llm_cost_per_request_usd", f"ratio_rate{x.window}")
     qual = name(ev, "llm_quality_score", f"mean{x.window}")
     qn = name(ev, "llm_quality_scores", f"rate{x.window}")
+    control_text = "its control arm" if len(arms) > 1 else x.control_variant
     desc = (
         "Variant {{ $labels.variant }} of experiment {{ $labels.experiment }} in {{ $labels.service_name }} "
-        "is worse than " + x.control_variant + " on {{ $labels.signal }} over " + x.window + " "
+        "is worse than " + control_text + " on {{ $labels.signal }} over " + x.window + " "
         "(value {{ $value | printf \"%.3f\" }}; thresholds: {threshold})."
     )
     thresholds = (
@@ -396,9 +379,9 @@ def variant_specs(c: MonitorConfig) -> list[AlertSpec]:
             "LLMVariantRegression", "An experiment variant is worse than control.", desc, EXPERIMENTS, x.for_,
             {"warning": x.latency_ratio},
             lambda t: "\nor\n".join(f"(\n{branch}\n)" for branch in (
-                compare(p95, "/", f"> {x.latency_ratio}", "p95_latency"),
-                compare(cpr, "/", f"> {x.cost_ratio}", "cost_per_request"),
-                compare(qual, "-", f"< -{x.quality_drop}", "quality_score", qn),
+                *compare(p95, "/", f"> {x.latency_ratio}", "p95_latency"),
+                *compare(cpr, "/", f"> {x.cost_ratio}", "cost_per_request"),
+                *compare(qual, "-", f"< -{x.quality_drop}", "quality_score", qn),
             )),
             lambda v: thresholds,
         ),
@@ -426,7 +409,7 @@ def absence_spec(c: MonitorConfig) -> AlertSpec:
 def alert_rules(config: MonitorConfig) -> list[dict[str, Any]]:
     """Alert rules for ``config``, severity by severity, links added."""
     rules: list[dict[str, Any]] = []
-    for spec in absolute_specs(config) + relative_specs(config):
+    for spec in absolute_specs(config) + relative_specs(config) + drift_specs(config):
         for severity in SEVERITIES:
             if severity not in spec.levels:
                 continue
@@ -450,6 +433,18 @@ def runbook_anchor(alert: str) -> str:
     return alert.lower()
 
 
+# Dashboard template variable -> the alert label that fills it.
+DASHBOARD_VARIABLES = (("service", LABEL_SERVICE), ("model", LABEL_REQUEST_MODEL), ("feature", LABEL_FEATURE),
+                       ("experiment", LABEL_EXPERIMENT))
+
+
+def dashboard_link(config: MonitorConfig, board: str, labels: set[str]) -> str:
+    """The alert's dashboard, filtered by the labels its series keep (never by one it lacks)."""
+    url = f"{config.links.dashboard_url.rstrip('/')}/d/{config.dashboards.uid_prefix}-{board}"
+    query = "&".join(f"var-{var}={{{{ $labels.{label} }}}}" for var, label in DASHBOARD_VARIABLES if label in labels)
+    return f"{url}?{query}" if query else url
+
+
 def with_links(rules: list[dict[str, Any]], config: MonitorConfig) -> list[dict[str, Any]]:
     """Add ``runbook_url`` and ``dashboard_url`` to every alert rule (the one place that does)."""
     out = []
@@ -457,9 +452,6 @@ def with_links(rules: list[dict[str, Any]], config: MonitorConfig) -> list[dict[
         annotations = dict(rule["annotations"])
         board = annotations.pop("dashboard")
         annotations["runbook_url"] = f"{config.links.runbook_url}#{runbook_anchor(str(rule['alert']))}"
-        annotations["dashboard_url"] = (
-            f"{config.links.dashboard_url.rstrip('/')}/d/{config.dashboards.uid_prefix}-{board}"
-            "?var-service={{ $labels.service_name }}"
-        )
+        annotations["dashboard_url"] = dashboard_link(config, board, kept_labels(str(rule["expr"])))
         out.append({**rule, "annotations": annotations})
     return out

@@ -13,12 +13,23 @@ A bad config raises :class:`ConfigError` whose message names each bad field
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from otel_llm.monitoring.declarations import DeclarationError, parse_declarations
 
 __all__ = [
     "ConfigError",
@@ -65,23 +76,52 @@ Selector = Annotated[str, AfterValidator(_check_selector)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Defaults are validated too, so a check between two fields (critical beyond
+    # warning, window shorter than lookback) also runs when one keeps its default.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True)
 
 
 class _Levels(_Model):
-    """A warning and a critical level; subclasses say which way is bad."""
+    """A warning and a critical level; subclasses say which way is bad and the valid range.
+
+    A level outside its range is not a stricter or looser alert but a broken one:
+    a cost level of 0 fires on every request, a factor of 1 on every hour at the
+    baseline, a ratio of 2 never. Such configs are rejected, naming the field.
+    """
 
     warning: float = Field(description="Notify (Slack) beyond this value.")
     critical: float = Field(description="Page (PagerDuty) beyond this value.")
     higher_is_worse: ClassVar[bool] = True
+    # Valid range: above ``lowest`` (exclusive), at most ``highest``; ``kind`` names it in errors.
+    lowest: ClassVar[float] = 0.0
+    highest: ClassVar[float | None] = None
+    kind: ClassVar[str] = "a level"
+    # What a level at or under ``lowest`` would do (shown in the error).
+    too_low: ClassVar[str] = ""
 
-    @model_validator(mode="after")
-    def _critical_beyond_warning(self) -> _Levels:
-        if self.higher_is_worse and self.critical < self.warning:
-            raise ValueError(f"critical ({self.critical}) must be at or above warning ({self.warning})")
-        if not self.higher_is_worse and self.critical > self.warning:
-            raise ValueError(f"critical ({self.critical}) must be at or below warning ({self.warning})")
-        return self
+    @field_validator("warning", "critical")
+    @classmethod
+    def _in_range(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a finite number")
+        if value <= cls.lowest:
+            effect = cls.too_low or ("would fire on any traffic" if cls.higher_is_worse else "could never fire")
+            raise ValueError(f"must be greater than {cls.lowest:g} ({cls.kind} of {value:g} {effect})")
+        if cls.highest is not None and value > cls.highest:
+            raise ValueError(f"must be at most {cls.highest:g} ({cls.kind}; {value:g} could never be reached)")
+        return value
+
+    @field_validator("critical")
+    @classmethod
+    def _critical_beyond_warning(cls, value: float, info: ValidationInfo) -> float:
+        warning = info.data.get("warning")  # absent when warning itself was invalid
+        if warning is None:
+            return value
+        if cls.higher_is_worse and not value > warning:
+            raise ValueError(f"critical ({value:g}) must be above warning ({warning:g}): higher is worse here")
+        if not cls.higher_is_worse and not value < warning:
+            raise ValueError(f"critical ({value:g}) must be below warning ({warning:g}): lower is worse here")
+        return value
 
 
 class AbsoluteAlert(_Levels):
@@ -92,15 +132,10 @@ class AbsoluteAlert(_Levels):
 
 
 class Ratio(_Levels):
-    """A ratio level in [0, 1] (share of requests, ratings or spans)."""
+    """A ratio level in (0, 1] (share of requests, ratings or spans)."""
 
-    @model_validator(mode="after")
-    def _within_unit_interval(self) -> Ratio:
-        for name in ("warning", "critical"):
-            value = getattr(self, name)
-            if not 0 <= value <= 1:
-                raise ValueError(f"{name} ({value}) is a ratio and must be between 0 and 1")
-        return self
+    highest: ClassVar[float | None] = 1.0
+    kind: ClassVar[str] = "a ratio"
 
 
 class QualityScore(AbsoluteAlert, Ratio):
@@ -143,11 +178,13 @@ class ErrorRate(AbsoluteAlert, Ratio):
     long_window: Duration = Field("1h", description="Long window: keeps a short blip from paging.")
     for_: Duration = Field("2m", alias="for", description="Short: the two windows already filter noise.")
 
-    @model_validator(mode="after")
-    def _long_window_is_longer(self) -> ErrorRate:
-        if duration_seconds(self.long_window) < duration_seconds(self.window):
-            raise ValueError(f"long_window ({self.long_window}) must not be shorter than window ({self.window})")
-        return self
+    @field_validator("long_window")
+    @classmethod
+    def _long_window_is_longer(cls, value: str, info: ValidationInfo) -> str:
+        window = info.data.get("window")
+        if window is not None and duration_seconds(value) < duration_seconds(window):
+            raise ValueError(f"long_window ({value}) must not be shorter than window ({window})")
+        return value
 
 
 class ThumbsDownRate(AbsoluteAlert, Ratio):
@@ -190,9 +227,33 @@ class ReceiverDrops(AbsoluteAlert, Ratio):
 class Factor(_Levels):
     """Current value divided by its baseline (1.2 = 20% above)."""
 
+    lowest: ClassVar[float] = 1.0
+    kind: ClassVar[str] = "a factor of the baseline"
+    too_low: ClassVar[str] = "would fire on ordinary noise around the baseline"
+
+
+class Drop(_Levels):
+    """A relative fall against a baseline (0.05 = 5% lower); higher levels are worse."""
+
+    highest: ClassVar[float | None] = 1.0
+    kind: ClassVar[str] = "a relative drop"
+    too_low: ClassVar[str] = "would fire on ordinary noise around the baseline"
+
 
 class Points(_Levels):
     """Current ratio minus its baseline, in ratio points (0.01 = 1 percentage point)."""
+
+    highest: ClassVar[float | None] = 1.0
+    kind: ClassVar[str] = "a rise in ratio points"
+    too_low: ClassVar[str] = "would fire on ordinary noise around the baseline"
+
+
+def _shorter_than(window: str, info: ValidationInfo, longer: str) -> str:
+    """``window`` must be shorter than the field ``longer`` (validated before it)."""
+    reference = info.data.get(longer)
+    if reference is not None and duration_seconds(window) >= duration_seconds(reference):
+        raise ValueError(f"{window} must be shorter than {longer} ({reference}), the period it is compared with")
+    return window
 
 
 class Baselines(_Model):
@@ -201,12 +262,23 @@ class Baselines(_Model):
     lookback: Duration = Field("7d", description="Baseline period; shorten for a product younger than it.")
     window: Duration = Field("1h", description="Current window compared against the baseline.")
     for_: Duration = Field("30m", alias="for", description="How long drift must hold.")
+
+    @field_validator("window")
+    @classmethod
+    def _window_shorter(cls, value: str, info: ValidationInfo) -> str:
+        return _shorter_than(value, info, "lookback")
     cost_per_request: Factor = Field(
         Factor(warning=1.2, critical=1.5), description="Cost per request vs its baseline (prompt bloat)."
     )
     daily_spend: Factor = Field(Factor(warning=1.2, critical=1.5), description="Rolling-day spend vs the baseline's daily average.")
     latency_p95: Factor = Field(Factor(warning=1.5, critical=2.0), description="p95 latency vs its baseline p95.")
     error_rate: Points = Field(Points(warning=0.01, critical=0.03), description="Error ratio points above the baseline ratio.")
+    input_tokens: Factor = Field(
+        Factor(warning=1.2, critical=1.5), description="Input tokens per request vs baseline (context growth)."
+    )
+    output_tokens: Factor = Field(
+        Factor(warning=1.2, critical=1.5), description="Output tokens per request vs baseline (verbosity)."
+    )
 
 
 class WeekOverWeek(_Model):
@@ -214,8 +286,8 @@ class WeekOverWeek(_Model):
 
     window: Duration = Field("7d", description="Period compared with the one before it.")
     for_: Duration = Field("1h", alias="for", description="How long the change must hold.")
-    quality_drop: Factor = Field(
-        Factor(warning=0.05, critical=0.10), description="Relative drop of the mean quality score (0.05 = 5%)."
+    quality_drop: Drop = Field(
+        Drop(warning=0.05, critical=0.10), description="Relative drop of the mean quality score (0.05 = 5%)."
     )
     thumbs_down_rise: Points = Field(
         Points(warning=0.03, critical=0.06), description="Rise of the thumbs-down rate in points (0.03 = 3 points)."
@@ -238,7 +310,20 @@ class Customers(_Model):
     top: int = Field(10, ge=1, le=100, description="Customers listed on dashboards (topk).")
 
 
+def _check_declarations(value: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+    # The format is otel_llm.experiments'; validating here gives a config error at
+    # `otel-llm generate` instead of a surprise at app start (mirrored parser: no runtime).
+    try:
+        parse_declarations(list(value))
+    except DeclarationError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
 class Experiments(_Model):
+    declarations: Annotated[tuple[dict[str, Any], ...], AfterValidator(_check_declarations)] = Field(
+        (), description="Experiments to declare (otel_llm.experiments.declare_from reads them); empty: none.",
+    )
     control_variant: str = Field("control", min_length=1, description="The variant others are compared against.")
     window: Duration = Field("1h", description="Comparison window; lengthen for low-traffic experiments.")
     for_: Duration = Field("30m", alias="for", description="How long the regression must hold.")
@@ -247,9 +332,43 @@ class Experiments(_Model):
     quality_drop: float = Field(0.05, gt=0, lt=1, description="Mean quality points below control.")
 
 
+class Psi(_Levels):
+    """A population stability index level: below 0.1 stable, 0.1-0.25 moderate, above 0.25 major."""
+
+    kind: ClassVar[str] = "a PSI"
+
+
+class Drift(_Model):
+    """Alerts on the drift monitor's gauges (otel_llm.drift) and on the corrections baseline."""
+
+    window: Duration = Field("1h", description="Request window of the drift alerts' traffic floor.")
+    for_: Duration = Field("1h", alias="for", description="How long input, scope, finish-reason or non-answer drift must hold.")
+    format_for: Duration = Field("30m", description="How long refusals or invalid JSON must stay above baseline.")
+    input_psi: Psi = Field(Psi(warning=0.2, critical=0.25), description="Topic-mix PSI; lower it to hear of smaller shifts.")
+    out_of_scope: float = Field(0.15, gt=0, lt=1, description="Share of sampled queries out of scope; 1.5x your normal share.")
+    finish_reason_psi: float = Field(0.2, gt=0, description="Finish-reason-mix PSI against the baseline window.")
+    model_change_window: Duration = Field("1h", description="How long LLMModelChanged stays firing after a new model.")
+    model_change_for: Duration = Field("1m", description="Delay before a detected model change notifies.")
+    corrections_window: Duration = Field("24h", description="Window of corrections per request; user edits are rare.")
+    corrections_factor: float = Field(1.5, gt=1, description="Corrections per request vs the baseline before it.")
+    corrections_for: Duration = Field("6h", description="How long corrections must stay high.")
+    monitor_drops: float = Field(0.01, gt=0, lt=1, description="Share of spans the drift monitor drops (queue full).")
+    monitor_drops_window: Duration = Field("15m", description="Rate window of the drift monitor's drops.")
+    monitor_drops_for: Duration = Field("15m", description="How long the drift monitor must drop spans.")
+
+
+class Outcomes(_Model):
+    window: Duration = Field("1h", description="Window of cost per successful outcome; lengthen for rare outcomes.")
+
+
 class Absence(_Model):
     lookback: Duration = Field("6h", description="A service that had traffic within this period must still have some.")
     window: Duration = Field("15m", description="Window with no requests at all that counts as absent.")
+
+    @field_validator("window")
+    @classmethod
+    def _window_shorter(cls, value: str, info: ValidationInfo) -> str:
+        return _shorter_than(value, info, "lookback")
     for_: Duration = Field("15m", alias="for", description="How long traffic must be absent.")
 
 
@@ -260,6 +379,7 @@ class TrafficFloor(_Model):
     min_ratings: int = Field(20, ge=1, description="Thumbs up+down in the window.")
     min_evaluations: int = Field(20, ge=1, description="Quality scores in the window.")
     min_spans: int = Field(100, ge=1, description="Spans reaching the collector in the window.")
+    min_corrections: int = Field(10, ge=1, description="User corrections in the window (LLMCorrectionsRising).")
 
 
 class Links(_Model):
@@ -303,6 +423,8 @@ class MonitorConfig(_Model):
     customers: Customers = Customers()
     experiments: Experiments = Experiments()
     absence: Absence = Absence()
+    drift: Drift = Drift()
+    outcomes: Outcomes = Outcomes()
     dashboards: Dashboards = Dashboards()
 
 

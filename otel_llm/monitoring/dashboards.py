@@ -21,6 +21,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from otel_llm import semconv as sc
 from otel_llm.monitoring.config import MonitorConfig
+from otel_llm.monitoring.drift_panels import DRIFT_ROW, query_repeats, tokens_vs_baseline
 from otel_llm.monitoring.panels import (
     DATASOURCE,
     levels,
@@ -31,6 +32,15 @@ from otel_llm.monitoring.panels import (
 )
 from otel_llm.monitoring.queries import Queries
 from otel_llm.monitoring.recording import REQUESTS, seconds
+from otel_llm.monitoring.segment_panels import (
+    customer_spend_timeline,
+    customer_table,
+    variant_assignment,
+    variant_cost_vs_control,
+    variant_latency_vs_control,
+    variant_quality,
+    variant_table,
+)
 
 Panel = Callable[[MonitorConfig, Queries], Any]
 MODEL_LEGEND = "{{gen_ai_request_model}}"
@@ -128,10 +138,17 @@ def latency_slo_attainment(c: MonitorConfig, q: Queries):
                       thresholds=levels(0.95, 0.9, higher_is_worse=False))
 
 
+def ttft_slo_attainment(c: MonitorConfig, q: Queries):
+    le = _le_at_or_below(c.ttft_p95.warning, sc.DURATION_BUCKETS)
+    return stat_panel(f"Streams starting under {le}s", "Share of streamed requests whose first chunk came before "
+                      "the bucket bound at or below the time-to-first-chunk warning level.", "percentunit",
+                      q.ttft_slo_attainment(le), ratio=True, thresholds=levels(0.95, 0.9, higher_is_worse=False))
+
+
 def model_summary(c: MonitorConfig, q: Queries):
     return table_panel("Per-model summary", "One row per model: traffic, errors, latency, cost, quality, feedback.", [
         ("Requests/s", "reqps", q.requests_per_second()),
-        ("Error ratio", "percentunit", f"sum by (gen_ai_request_model) ({q.error_ratio_alerting()})"),
+        ("Error ratio", "percentunit", q.error_ratio_by_model()),
         ("p95 latency", "s", q.latency_quantile(0.95)),
         ("p95 time to first chunk", "s", q.ttft_quantile(0.95)),
         ("Cost/request", "currencyUSD", q.cost_per_request()),
@@ -214,10 +231,28 @@ def cost_per_request_by_model(c: MonitorConfig, q: Queries):
     )
 
 
+def cost_per_request_spread(c: MonitorConfig, q: Queries):
+    cp = c.cost_per_request
+    legend = "{{service_name}} " + MODEL_LEGEND
+    return timeseries_panel(
+        "Cost per request: median, p95, max",
+        f"Cost of one priced request over {cp.window}, from the llm_request_cost_usd histogram (unpriced "
+        "requests are not in it). Quantiles are interpolated within buckets; max is approximate: the upper "
+        "bound of the highest non-empty bucket (at most one bucket above the true max). Dashed: the cost per "
+        "request alert levels, which apply to the mean.",
+        "currencyUSD",
+        [query(q.request_cost("p50"), "median " + legend, "A"),
+         query(q.request_cost("p95"), "p95 " + legend, "B"),
+         query(q.request_cost("max"), "max " + legend, "C")],
+        thresholds=levels(cp.warning, cp.critical), ratio=True,
+    )
+
+
 def cost_per_good_outcome(c: MonitorConfig, q: Queries):
     return timeseries_panel(
-        "Cost per successful outcome", "LLM spend of each business outcome (retries included) per success.",
-        "currencyUSD", [query(q.cost_per_good_outcome(), "{{outcome}}")], ratio=True,
+        "Cost per successful outcome", f"LLM spend of each business outcome over {c.outcomes.window}, failed "
+        "attempts and retries included, per success.",
+        "currencyUSD", [query(q.cost_per_good_outcome(), "{{outcome}} {{feature}}")], ratio=True,
     )
 
 
@@ -279,6 +314,14 @@ def thumbs_down_by_model(c: MonitorConfig, q: Queries):
         dm.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
         dm.DynamicConfigValue(id_val="unit", value="short"),
     ])
+
+
+def feedback_coverage(c: MonitorConfig, q: Queries):
+    return timeseries_panel(
+        "Feedback coverage", f"Ratings per answered request over {c.thumbs_down_rate.window}: how much of the "
+        "traffic the thumbs-down rate speaks for.", "percentunit",
+        [query(q.feedback_coverage(), "{{service_name}} " + MODEL_LEGEND)], ratio=True,
+    )
 
 
 def eval_fail_ratio(c: MonitorConfig, q: Queries):
@@ -352,90 +395,29 @@ def collector_spans(c: MonitorConfig, q: Queries):
                              query(q.label_overflow(), "label overflow {{label}}", "C")])
 
 
-# -- experiments -------------------------------------------------------------
-def variant_table(c: MonitorConfig, q: Queries):
-    return table_panel("Variants side by side", "Per experiment and variant; compare only arms with enough requests.", [
-        ("Requests/s", "reqps", q.variant_rate(REQUESTS)),
-        ("Share", "percentunit", q.variant_share()),
-        ("Error ratio", "percentunit", q.variant_error_ratio()),
-        ("p95 latency", "s", q.variant_p95()),
-        ("Cost/request", "currencyUSD", q.variant_cost_per_request()),
-        ("Quality", "percentunit", q.variant_quality()),
-        ("Thumbs-down", "percentunit", q.variant_thumbs_down()),
-    ])
-
-
-def variant_latency_vs_control(c: MonitorConfig, q: Queries):
-    x = c.experiments
-    return timeseries_panel(
-        f"p95 latency vs {x.control_variant}", "Variant over control (1 = same); dashed: the regression level.",
-        "none", [query(q.variant_vs_control("gen_ai_client_operation_duration_seconds", f"p95_{x.window}"),
-                       "{{experiment}} {{variant}}")],
-        thresholds=levels(x.latency_ratio, x.latency_ratio), ratio=True,
-    )
-
-
-def variant_cost_vs_control(c: MonitorConfig, q: Queries):
-    x = c.experiments
-    return timeseries_panel(
-        f"Cost per request vs {x.control_variant}", "Variant over control (1 = same); dashed: the regression level.",
-        "none", [query(q.variant_vs_control("llm_cost_per_request_usd", f"ratio_rate{x.window}"),
-                       "{{experiment}} {{variant}}")],
-        thresholds=levels(x.cost_ratio, x.cost_ratio), ratio=True,
-    )
-
-
-def variant_assignment(c: MonitorConfig, q: Queries):
-    return timeseries_panel("Assignment balance", "Each variant's share of its experiment's requests.",
-                            "percentunit", [query(q.variant_share(), "{{experiment}} {{variant}}")], ratio=True)
-
-
-def variant_quality(c: MonitorConfig, q: Queries):
-    return timeseries_panel("Quality and thumbs-down by variant", "Mean quality score and thumbs-down rate.",
-                            "percentunit", [query(q.variant_quality(), "quality {{experiment}} {{variant}}", "A"),
-                                            query(q.variant_thumbs_down(), "down {{experiment}} {{variant}}", "B")],
-                            ratio=True)
-
-
-# -- customers ---------------------------------------------------------------
-def customer_table(c: MonitorConfig, q: Queries):
-    b = c.baselines
-    return table_panel("Customers", f"Top {c.customers.top} customers: spend, baseline, and ratio to it.", [
-        (f"Spend, last {c.daily_spend.window}", "currencyUSD", q.customer_spend_window()),
-        (f"Daily average, last {b.lookback}", "currencyUSD", q.customer_daily_baseline()),
-        ("Now vs baseline", "none", q.customer_vs_baseline()),
-    ])
-
-
-def customer_spend_timeline(c: MonitorConfig, q: Queries):
-    a = c.customers.anomaly
-    return timeseries_panel(
-        "Customer spend rate", f"USD per hour of the top customers; LLMCustomerCostAnomaly fires at {a.warning:g}x / "
-        f"{a.critical:g}x a customer's own baseline and is drawn as annotations.",
-        "currencyUSD", [query(q.customer_spend_rate(), "{{customer}}")], width=24,
-    )
-
-
 DASHBOARDS: dict[str, tuple[str, list[tuple[str, list[Panel]]]]] = {
     "overview": ("LLM Overview", [
         ("Core metrics", [requests_stat, error_ratio_stat, latency_p95_stat, cost_per_request_stat,
-                          spend_stat, quality_stat, thumbs_down_stat, ttft_p95_stat, latency_slo_attainment]),
+                          spend_stat, quality_stat, thumbs_down_stat, ttft_p95_stat, latency_slo_attainment,
+                          ttft_slo_attainment]),
         ("Signals", [error_ratio_by_type, latency_quantiles, ttft_by_model, baseline_overlay]),
         ("Models and health", [model_summary, telemetry_health, scrape_health, firing_alerts]),
     ]),
     "cost": ("LLM Cost", [
         ("Spend", [spend_rate_by_model, spend_vs_budget, month_projection, spend_stat]),
-        ("Unit cost", [cost_per_request_by_model, cost_per_good_outcome, cost_vs_baseline, tokens_by_type]),
+        ("Unit cost", [cost_per_request_by_model, cost_per_request_spread, cost_per_good_outcome, cost_vs_baseline, tokens_by_type,
+                       tokens_vs_baseline, query_repeats]),
         ("Who spends", [spend_by_feature, top_customers, top_users]),
     ]),
     "quality": ("LLM Quality & Feedback", [
         ("Scores and feedback", [quality_stat, thumbs_down_stat, evalset_age, quality_by_model,
-                                 thumbs_down_by_model]),
-        ("Drift and failures", [eval_fail_ratio, quality_week_over_week, finish_reasons,
-                                corrections_and_escalations]),
+                                 thumbs_down_by_model, feedback_coverage]),
+        ("Trends and failures", [eval_fail_ratio, quality_week_over_week, finish_reasons,
+                                 corrections_and_escalations]),
+        ("Drift", DRIFT_ROW),
     ]),
     "latency": ("LLM Latency & Errors", [
-        ("Latency", [latency_quantiles, ttft_by_model, latency_slo_attainment]),
+        ("Latency", [latency_quantiles, ttft_by_model, latency_slo_attainment, ttft_slo_attainment]),
         ("Errors", [requests_by_model, error_ratio_by_type, alerting_error_ratio, error_ratio_by_feature]),
         ("Collector", [collector_spans, telemetry_health]),
     ]),
@@ -449,7 +431,7 @@ DASHBOARDS: dict[str, tuple[str, list[tuple[str, list[Panel]]]]] = {
 }
 
 
-def _variables(c: MonitorConfig) -> list:
+def _variables(c: MonitorConfig, slug: str) -> list:
     source = f"{REQUESTS}{{{c.selector}}}" if c.selector else REQUESTS
 
     def label_var(var: str, label: str, label_text: str, matchers: str = "") -> db.QueryVariable:
@@ -458,12 +440,17 @@ def _variables(c: MonitorConfig) -> list:
                 .query(f"label_values({metric}, {label})").multi(True).include_all(True).all_value(".*")
                 .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dm.VariableSort.ALPHABETICAL_ASC))
 
-    return [
+    variables = [
         db.DatasourceVariable("datasource").label("Data source").type("prometheus"),
         label_var("service", "service_name", "Service"),
         label_var("model", "gen_ai_request_model", "Model", 'service_name=~"$service"'),
         label_var("feature", "feature", "Feature", 'service_name=~"$service"'),
     ]
+    if slug == "experiments":
+        # Only requests made inside an experiment carry the label; "All" keeps every experiment.
+        variables.append(label_var("experiment", sc.LABEL_EXPERIMENT, "Experiment",
+                                   f'service_name=~"$service", {sc.LABEL_EXPERIMENT}!=""'))
+    return variables
 
 
 def build_dashboard(config: MonitorConfig, slug: str) -> dict:
@@ -477,12 +464,14 @@ def build_dashboard(config: MonitorConfig, slug: str) -> dict:
              .description("Generated by `otel-llm generate` from the monitor config; do not edit by hand.")
              .link(db.DashboardLink("LLM dashboards").type(dm.DashboardLinkType.DASHBOARDS).tags(["otel-llm"])
                    .as_dropdown(True).include_vars(True).keep_time(True)))
-    for variable in _variables(config):
+    for variable in _variables(config, slug):
         board = board.with_variable(variable)
-    if slug == "customers":
+    annotations = {"customers": ("Customer cost anomalies", q.customer_anomaly_alerts()),
+                   "quality": ("Model changes", q.model_change_alerts())}
+    if slug in annotations:
+        title, expr = annotations[slug]
         board = board.annotation(
-            db.AnnotationQuery().name("Customer cost anomalies").datasource(DATASOURCE).enable(True)
-            .icon_color("red").expr(q.customer_anomaly_alerts())
+            db.AnnotationQuery().name(title).datasource(DATASOURCE).enable(True).icon_color("red").expr(expr)
         )
     for row_title, panels in rows:
         board = board.with_row(db.Row(row_title))

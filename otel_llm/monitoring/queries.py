@@ -1,7 +1,8 @@
 """The PromQL behind every dashboard panel, apart from the layout.
 
 Raw metric queries use Grafana's ``$__rate_interval`` and the dashboards'
-template variables (``$service``, ``$model``, ``$feature``); alert-level
+template variables (``$service``, ``$model``, ``$feature``, and ``$experiment``
+on the experiments dashboard); alert-level
 numbers read the recording rules, so a panel shows exactly what an alert
 fires on. Ratios never divide by zero into NaN silently: panels map
 NaN/empty to "No traffic".
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from otel_llm import semconv as sc
 from otel_llm.monitoring.config import MonitorConfig
+from otel_llm.monitoring.declarations import control_arms
 from otel_llm.monitoring.recording import (
     DOWN_MATCHER,
     DURATION_BUCKET,
@@ -27,6 +29,8 @@ RI = "$__rate_interval"
 SVC = 'service_name=~"$service"'
 MODEL = 'gen_ai_request_model=~"$model"'
 FEATURE = 'feature=~"$feature"'
+# Requests made inside an experiment, filtered by the experiments dashboard's variable.
+IN_EXPERIMENT = ('experiment!=""', 'experiment=~"$experiment"')
 
 
 def eq(label: str, value: str) -> str:
@@ -78,6 +82,12 @@ class Queries:
         total = self.rate(REQUESTS, "gen_ai_request_model")
         return f"{self.rate(REQUESTS, by, ERROR_MATCHER)}\n/ on (gen_ai_request_model) group_left\n{total}"
 
+    def error_ratio_by_model(self) -> str:
+        # Ratios are computed from summed rates, never summed themselves (two services at 3% are not 6%).
+        errors = self.rate(REQUESTS, "gen_ai_request_model", ERROR_MATCHER)
+        total = self.rate(REQUESTS, "gen_ai_request_model")
+        return f"({errors} or 0 * {total})\n/\n{total}"
+
     def error_ratio_alerting(self) -> str:
         return self.rec("service_model", "gen_ai_error_ratio", f"ratio_rate{self.c.error_rate.window}")
 
@@ -103,6 +113,11 @@ class Queries:
         under = f"sum(rate({self.raw(DURATION_BUCKET, eq('le', le))}[{RI}]))"
         return f"{under}\n/\n{self.total_requests_per_second()}"
 
+    def ttft_slo_attainment(self, le: str) -> str:
+        under = f"sum(rate({self.raw(TTFT_BUCKET, eq('le', le))}[{RI}]))"
+        streams = f"sum(rate({self.raw(sc.TIME_TO_FIRST_CHUNK.name + '_count')}[{RI}]))"
+        return f"{under}\n/\n{streams}"
+
     def baseline_ratio(self, metric: str, now_op: str, base_op: str) -> str:
         return f"{self.rec('service_model', metric, now_op)}\n/\n{self.rec('service_model', metric, base_op)}"
 
@@ -123,6 +138,10 @@ class Queries:
     def cost_per_request(self) -> str:
         return f"{self.rate(sc.COST.name, 'gen_ai_request_model')}\n/\n{self.rate(REQUESTS, 'gen_ai_request_model')}"
 
+    def request_cost(self, operation: str) -> str:
+        """A recorded quantile (p50, p95, max) of one priced request's cost, per service and model."""
+        return self.rec("service_model", sc.REQUEST_COST.name, f"{operation}_{self.c.cost_per_request.window}")
+
     def cost_per_request_total(self) -> str:
         return f"sum(rate({self.raw(sc.COST.name)}[{RI}]))\n/\n{self.total_requests_per_second()}"
 
@@ -132,13 +151,19 @@ class Queries:
         return f"{self.rate(sc.COST.name, 'gen_ai_request_model')}\n/\n{ok}"
 
     def cost_per_good_outcome(self) -> str:
-        cost = f"sum by (outcome) (rate({self.svc_outcome(sc.OUTCOME_COST.name)}[{RI}]))"
-        good = f"sum by (outcome) (rate({self.svc_outcome(sc.OUTCOMES.name, eq('result', 'success'))}[{RI}]))"
-        return f"{cost}\n/\n{good}"
+        # The recorded ratio: all of an outcome's spend (failed attempts too) over its successes.
+        ow = self.c.outcomes.window
+        return self.rec_feature("service_feature_outcome", "llm_outcome_cost_per_success_usd", f"ratio_rate{ow}")
 
-    def svc_outcome(self, metric: str, *matchers: str) -> str:
+    def svc_feature(self, metric: str, *matchers: str) -> str:
+        """A raw metric labelled by service and feature (no model label)."""
         parts = [m for m in (self.c.selector, SVC, FEATURE, *matchers) if m]
         return f"{metric}{{{', '.join(parts)}}}"
+
+    @staticmethod
+    def rec_feature(level: str, metric: str, operation: str) -> str:
+        """A recorded series of a level that keeps ``feature``, filtered by service and feature."""
+        return f"{name(level, metric, operation)}{{{SVC}, {FEATURE}}}"
 
     def top_spenders(self, metric: str, label: str) -> str:
         top = self.c.customers.top
@@ -154,7 +179,9 @@ class Queries:
         return f"60 * {self.rate(sc.TOKEN_USAGE.name + '_sum', 'gen_ai_token_type')}"
 
     def unpriced_ratio(self) -> str:
-        return f"sum({self.rec('service_model', 'llm_unpriced_ratio', f'ratio_rate{self.c.cost_missing.window}')})"
+        # The share over all selected traffic; `or vector(0)` when nothing was ever unpriced.
+        unpriced = f"sum(rate({self.raw(sc.UNPRICED_REQUESTS.name)}[{RI}]))"
+        return f"({unpriced} or vector(0)) / {self.total_requests_per_second()}"
 
     # -- quality and feedback ------------------------------------------------
     def quality_mean(self, by: str = "gen_ai_request_model") -> str:
@@ -205,8 +232,39 @@ class Queries:
         trunc = f"sum(rate({self.raw(sc.RESPONSES.name, TRUNCATED_MATCHER)}[{RI}]))"
         return f"({trunc} or vector(0)) / sum(rate({self.raw(sc.RESPONSES.name)}[{RI}]))"
 
+    def feedback_coverage(self) -> str:
+        return self.rec("service_model", "llm_feedback_coverage", f"ratio_rate{self.c.thumbs_down_rate.window}")
+
     def evalset_age(self) -> str:
         return f"max({self.svc_only(sc.EVALSET_AGE.name)})"
+
+    # -- drift ---------------------------------------------------------------
+    def drift_gauge(self, metric: str) -> str:
+        return self.rec_feature("service_feature", metric, "max")
+
+    def output_signals(self) -> str:
+        return f"max by (signal, window) ({self.svc_feature(sc.OUTPUT_SIGNAL_RATIO.name)})"
+
+    def model_changes(self) -> str:
+        changes = self.raw(sc.MODEL_CHANGES.name, feature=False)
+        return f"sum by (service_name, gen_ai_request_model, kind) (increase({changes}[{RI}]))"
+
+    def corrections_vs_baseline(self) -> str:
+        cw, base = self.c.drift.corrections_window, self.c.baselines.lookback
+        now = self.rec("service", "llm_corrections_per_request", f"ratio_rate{cw}")
+        before = self.rec("service", "llm_corrections_per_request", f"ratio_rate{base}_offset{cw}")
+        return f"{now}\n/\n{before}"
+
+    def drift_spans_by_result(self) -> str:
+        spans = f"{sc.DRIFT_SPANS.name}{{{self.c.selector}}}" if self.c.selector else sc.DRIFT_SPANS.name
+        return f"sum by (result) (rate({spans}[{RI}]))"
+
+    def query_repeats(self) -> str:
+        return f"max by (service_name, feature, kind) ({self.svc_feature(sc.QUERY_REPEAT_RATIO.name)})"
+
+    @staticmethod
+    def model_change_alerts() -> str:
+        return 'ALERTS{alertname="LLMModelChanged", alertstate="firing"}'
 
     # -- telemetry health ----------------------------------------------------
     def spans_rejected_ratio(self) -> str:
@@ -235,16 +293,23 @@ class Queries:
 
     # -- experiments ---------------------------------------------------------
     def variant_rate(self, metric: str, *matchers: str) -> str:
-        return self.rate(metric, "experiment, variant", 'experiment!=""', *matchers)
+        return self.rate(metric, "experiment, variant", *IN_EXPERIMENT, *matchers)
 
     def variant_share(self) -> str:
         by_variant = self.variant_rate(REQUESTS)
-        by_experiment = self.rate(REQUESTS, "experiment", 'experiment!=""')
+        by_experiment = self.rate(REQUESTS, "experiment", *IN_EXPERIMENT)
         return f"{by_variant}\n/ on (experiment) group_left\n{by_experiment}"
 
-    def variant_p95(self) -> str:
-        bucket = self.raw(DURATION_BUCKET, 'experiment!=""')
-        return f"histogram_quantile(0.95, sum by (experiment, variant, le) (rate({bucket}[{RI}])))"
+    def variant_p95(self, bucket: str = DURATION_BUCKET) -> str:
+        selected = self.raw(bucket, *IN_EXPERIMENT)
+        return f"histogram_quantile(0.95, sum by (experiment, variant, le) (rate({selected}[{RI}])))"
+
+    def variant_cost_per_good_outcome(self) -> str:
+        # Outcome metrics carry service, feature, experiment and variant, not the model.
+        def rate(metric: str, *matchers: str) -> str:
+            return f"sum by (experiment, variant) (rate({self.svc_feature(metric, *IN_EXPERIMENT, *matchers)}[{RI}]))"
+
+        return f"{rate(sc.OUTCOME_COST.name)}\n/\n{rate(sc.OUTCOMES.name, eq(sc.LABEL_RESULT, 'success'))}"
 
     def variant_cost_per_request(self) -> str:
         return f"{self.variant_rate(sc.COST.name)}\n/\n{self.variant_rate(REQUESTS)}"
@@ -263,13 +328,21 @@ class Queries:
         return f"({errors} or 0 * {total})\n/\n{total}"
 
     def variant_vs_control(self, metric: str, operation: str) -> str:
-        """A variant's recorded value over its control's (1 = same as control)."""
-        ctl = self.c.experiments.control_variant
+        """A variant's recorded value over its control's (1 = same as control).
+
+        The control is ``experiments.control_variant``, or the ``control`` of an
+        experiment declared with another one (one ``or`` branch each), as in the alert.
+        """
+        x = self.c.experiments
         series = name("service_experiment_variant", metric, operation)
-        return (
-            f'{series}{{{SVC}, variant!="{ctl}"}}\n/ on (service_name, experiment) group_left\n'
-            f'{series}{{{SVC}, variant="{ctl}"}}'
-        )
+        branches = []
+        for matchers, ctl in control_arms(x.declarations, x.control_variant):
+            sel = ", ".join(m for m in (SVC, IN_EXPERIMENT[1], matchers) if m)
+            branches.append(
+                f'{series}{{{sel}, variant!="{ctl}"}}\n/ on (service_name, experiment) group_left\n'
+                f'{series}{{{sel}, variant="{ctl}"}}'
+            )
+        return branches[0] if len(branches) == 1 else "\nor\n".join(f"(\n{b}\n)" for b in branches)
 
     # -- customers -----------------------------------------------------------
     def customer_spend_window(self) -> str:

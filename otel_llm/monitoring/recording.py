@@ -25,13 +25,20 @@ LEVELS = {
     "service_feature": (sc.LABEL_SERVICE, sc.LABEL_FEATURE),
     "service_customer": (sc.LABEL_SERVICE, sc.LABEL_CUSTOMER),
     "service_experiment_variant": (sc.LABEL_SERVICE, sc.LABEL_EXPERIMENT, sc.LABEL_VARIANT),
+    "service_feature_signal": (sc.LABEL_SERVICE, sc.LABEL_FEATURE, sc.LABEL_SIGNAL_NAME),
+    "service_feature_outcome": (sc.LABEL_SERVICE, sc.LABEL_FEATURE, sc.LABEL_OUTCOME),
+    "service_model_kind": (sc.LABEL_SERVICE, sc.LABEL_REQUEST_MODEL, sc.LABEL_KIND),
 }
 
 REQUESTS = sc.OPERATION_DURATION.name + "_count"
 DURATION_BUCKET = sc.OPERATION_DURATION.name + "_bucket"
 TTFT_BUCKET = sc.TIME_TO_FIRST_CHUNK.name + "_bucket"
+REQUEST_COST_BUCKET = sc.REQUEST_COST.name + "_bucket"
 QUALITY_SUM = sc.QUALITY_SCORE.name + "_sum"
 QUALITY_COUNT = sc.QUALITY_SCORE.name + "_count"
+TOKENS_SUM = sc.TOKEN_USAGE.name + "_sum"
+TOKENS_COUNT = sc.TOKEN_USAGE.name + "_count"
+SUCCESS_MATCHER = f'{sc.LABEL_ERROR_TYPE}=""'
 ERROR_MATCHER = f'{sc.LABEL_ERROR_TYPE}!=""'
 DOWN_MATCHER = f'{sc.LABEL_RATING}="down"'
 TRUNCATED_MATCHER = f'{sc.LABEL_FINISH_REASON}="length"'
@@ -39,6 +46,12 @@ GENAI_SPAN_MATCHER = f'{sc.LABEL_RESULT}=~"accepted|rejected"'
 REJECTED_MATCHER = f'{sc.LABEL_RESULT}="rejected"'
 # Result codes of a handled export: gRPC "ok", HTTP "200"; anything else was refused.
 REFUSED_MATCHER = f'{sc.LABEL_CODE}!~"ok|200"'
+# Only OTLP exports carry spans; feedback, outcome and alert posts (202 on success) are not losses.
+OTLP_MATCHER = f'{sc.LABEL_SIGNAL}=~"traces|logs"'
+
+
+def eq(label: str, value: str) -> str:
+    return f'{label}="{value}"'
 
 
 def name(level: str, metric: str, operation: str) -> str:
@@ -61,6 +74,14 @@ def on(level: str) -> str:
 
 def seconds(window: str) -> int:
     return int(duration_seconds(window))
+
+
+def duration(total_seconds: int) -> str:
+    """A Prometheus duration in the largest unit that divides ``total_seconds`` (691200 -> 8d)."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if total_seconds % size == 0:
+            return f"{total_seconds // size}{unit}"
+    return f"{total_seconds}s"
 
 
 class Selectors:
@@ -198,9 +219,14 @@ def recording_rules(config: MonitorConfig) -> list[dict[str, str]]:
     for window in (c.baselines.window, c.baselines.lookback):
         quantile(r, s, sm, 0.95, window)
     quantile(r, s, sm, 0.95, c.ttft_p95.window, TTFT_BUCKET)
+    # The time-to-first-chunk floor counts streamed calls only: two slow streams among
+    # thousands of plain calls are still two.
+    r.add(name(sm, "gen_ai_streamed_requests", f"rate{c.ttft_p95.window}"),
+          f"{by(sm)} (rate({s(sc.TIME_TO_FIRST_CHUNK.name + '_count')}[{c.ttft_p95.window}]))")
     # Cost per request: the alert window and the baseline pair.
     for window in (c.cost_per_request.window, c.baselines.window, c.baselines.lookback):
         cost_per_request(r, s, sm, window)
+    request_cost_quantiles(r, s, sm, c.cost_per_request.window)
     # Daily spend (rolling day), its baseline and the end-of-day forecast.
     daily = cost_increase(r, s, "service", c.daily_spend.window)
     cost_increase(r, s, "service", c.baselines.lookback)
@@ -238,9 +264,9 @@ def recording_rules(config: MonitorConfig) -> list[dict[str, str]]:
     r.add(name("instance", "otel_llm_receiver_rejected_spans_ratio", f"ratio_rate{rw}"), _ratio(f"({rejected})", spans))
     exports = r.add(
         name("instance", "otel_llm_receiver_requests", f"rate{rw}"),
-        f"{by('instance')} (rate({s(sc.RECEIVER_REQUESTS.name)}[{rw}]))",
+        f"{by('instance')} (rate({s(sc.RECEIVER_REQUESTS.name, OTLP_MATCHER)}[{rw}]))",
     )
-    refused = f"{by('instance')} (rate({s(sc.RECEIVER_REQUESTS.name, REFUSED_MATCHER)}[{rw}]))"
+    refused = f"{by('instance')} (rate({s(sc.RECEIVER_REQUESTS.name, OTLP_MATCHER, REFUSED_MATCHER)}[{rw}]))"
     r.add(name("instance", "otel_llm_receiver_refused_requests_ratio", f"ratio_rate{rw}"),
           _ratio(f"({refused})", exports))
     # Per-customer spend against each customer's own baseline.
@@ -267,7 +293,88 @@ def recording_rules(config: MonitorConfig) -> list[dict[str, str]]:
     cost_rate(r, s, "service_feature", c.cost_per_request.window)
     # Absence: traffic per service on the short window.
     requests(r, s, "service", c.absence.window)
+    unit_economics(r, s, c)
+    drift(r, s, c)
     return r.rules
+
+
+def unit_economics(r: Recorder, s: Selectors, c: MonitorConfig) -> None:
+    """Cost per successful business outcome, and the share of answers users rated."""
+    ow, lvl = c.outcomes.window, "service_feature_outcome"
+    good = r.add(name(lvl, "llm_outcome_successes", f"rate{ow}"),
+                 f"{by(lvl)} (rate({s(sc.OUTCOMES.name, eq(sc.LABEL_RESULT, 'success'))}[{ow}]))")
+    r.add(
+        name(lvl, "llm_outcome_cost_per_success_usd", f"ratio_rate{ow}"),
+        "# all the outcome's spend, failed attempts included, over its successes\n"
+        f"{by(lvl)} (rate({s(sc.OUTCOME_COST.name)}[{ow}]))\n/\n{good}",
+    )
+    sm, tw = "service_model", c.thumbs_down_rate.window
+    _, ratings = thumbs_down_ratio(r, s, sm, tw)
+    answered = r.add(name(sm, "gen_ai_successful_requests", f"rate{tw}"),
+                     f"{by(sm)} (rate({s(REQUESTS, SUCCESS_MATCHER)}[{tw}]))")
+    r.add(name(sm, "llm_feedback_coverage", f"ratio_rate{tw}"), _ratio(ratings, answered))
+
+
+def tokens_per_request(r: Recorder, s: Selectors, level: str, token_type: str, window: str) -> str:
+    """Mean input or output tokens per request (context size, verbosity)."""
+    matcher = f'{sc.LABEL_TOKEN_TYPE}="{token_type}"'
+    count = s(TOKENS_COUNT, matcher)
+    expr = f"{by(level)} (rate({s(TOKENS_SUM, matcher)}[{window}]))\n/\n{by(level)} (rate({count}[{window}]))"
+    return r.add(name(level, f"gen_ai_{token_type}_tokens_per_request", f"ratio_rate{window}"),
+                 r.gated(expr, level, count, window))
+
+
+def drift(r: Recorder, s: Selectors, c: MonitorConfig) -> None:
+    """The drift monitor's gauges per service and feature, token and correction baselines."""
+    d, b = c.drift, c.baselines
+    sf, sfs = "service_feature", "service_feature_signal"
+    # Several app processes may each run a DriftMonitor: the worst one speaks for the feature.
+    for spec in (sc.INPUT_DRIFT_PSI, sc.INPUT_DRIFT_JS, sc.OUT_OF_SCOPE_RATIO, sc.FINISH_REASON_DRIFT_PSI):
+        r.add(name(sf, spec.name, "max"), f"max by ({', '.join(LEVELS[sf])}) ({s(spec.name)})")
+    r.add(name(sfs, sc.OUTPUT_SIGNAL_DRIFT.name, "max"),
+          f"max by ({', '.join(LEVELS[sfs])}) ({s(sc.OUTPUT_SIGNAL_DRIFT.name)})")
+    r.add(name(sfs, sc.OUTPUT_SIGNAL_RATIO.name, "max_current"),
+          f"max by ({', '.join(LEVELS[sfs])}) ({s(sc.OUTPUT_SIGNAL_RATIO.name, eq(sc.LABEL_WINDOW, 'current'))})")
+    requests(r, s, sf, d.window)
+    mk, mw = "service_model_kind", d.model_change_window
+    r.add(name(mk, "llm_model_change", f"increase{mw}"), f"{by(mk)} (increase({s(sc.MODEL_CHANGES.name)}[{mw}]))")
+    # The drift monitor's own losses, per process (its counter has no service label).
+    dw = d.monitor_drops_window
+    seen = r.add(name("instance", "llm_drift_spans", f"rate{dw}"),
+                 f"{by('instance')} (rate({s(sc.DRIFT_SPANS.name)}[{dw}]))")
+    dropped = f"{by('instance')} (rate({s(sc.DRIFT_SPANS.name, eq(sc.LABEL_RESULT, 'dropped'))}[{dw}]))"
+    r.add(name("instance", "llm_drift_dropped_spans_ratio", f"ratio_rate{dw}"), _ratio(f"({dropped})", seen))
+    # Performance and cost drift: tokens per request against the baseline.
+    for token_type in (sc.TOKEN_TYPE_INPUT, sc.TOKEN_TYPE_OUTPUT):
+        for window in (b.window, b.lookback):
+            tokens_per_request(r, s, "service_model", token_type, window)
+    # Context drift: corrections per request over a day against the lookback before that day
+    # (offset, so a rising day does not lift its own baseline).
+    cw, base, svc = d.corrections_window, b.lookback, "service"
+    corrections = r.add(name(svc, "llm_corrections", f"rate{cw}"), f"{by(svc)} (rate({s(sc.CORRECTIONS.name)}[{cw}]))")
+    r.add(name(svc, "llm_corrections_per_request", f"ratio_rate{cw}"), _ratio(corrections, requests(r, s, svc, cw)))
+    before = f"{by(svc)} (rate({s(REQUESTS)}[{base}] offset {cw}))"
+    corrected = f"{by(svc)} (rate({s(sc.CORRECTIONS.name)}[{base}] offset {cw}))"
+    r.add(
+        name(svc, "llm_corrections_per_request", f"ratio_rate{base}_offset{cw}"),
+        f"{_ratio(f'({corrected})', f'({before})')}\n# a baseline only once corrections were counted a full {base} before the window\n"
+        f"and {on(svc)}\n  {by(svc)} ({s(sc.CORRECTIONS.name)} offset {duration(seconds(base) + seconds(cw))})",
+    )
+
+
+def request_cost_quantiles(r: Recorder, s: Selectors, level: str, window: str) -> None:
+    """Median, p95 and (approximate) max cost of one priced request, from its histogram.
+
+    The mean (cost per request) hides a few very expensive calls; the spread
+    shows them. histogram_quantile(1, ...) is the upper bound of the highest
+    non-empty bucket: the max to within a bucket, never below the true max
+    unless that request cost more than the last finite bound.
+    """
+    for q in (0.5, 0.95):
+        quantile(r, s, level, q, window, REQUEST_COST_BUCKET)
+    r.add(name(level, sc.REQUEST_COST.name, f"max_{window}"),
+          "# the upper bound of the highest non-empty bucket: an approximate max\n"
+          f"histogram_quantile(1, {by_le(level)} (rate({s(REQUEST_COST_BUCKET)}[{window}])))")
 
 
 def cost_increase(r: Recorder, s: Selectors, level: str, window: str) -> str:

@@ -31,6 +31,7 @@ from otel_llm.processor.span_view import SpanView
 _DB = sc.DURATION_BUCKETS
 _TB = sc.TOKEN_BUCKETS
 _QB = sc.QUALITY_BUCKETS
+_CB = sc.REQUEST_COST_BUCKETS
 _OTHER_LABELS = (sc.LABEL_FINISH_REASON, sc.LABEL_EVALUATOR, sc.LABEL_OUTCOME)
 _FINISH, _EVALUATOR, _OUTCOME = 0, 1, 2
 SERIES_OVERFLOW_LABEL = "__series__"
@@ -52,7 +53,7 @@ class _Series:
 
     __slots__ = (
         "key", "customers", "users", "dur", "dur_sum", "ttfc", "ttfc_sum", "tin", "tin_sum", "tout", "tout_sum",
-        "cost", "unpriced", "finish", "up", "down", "corrections", "escalations", "quality",
+        "cost", "costh", "unpriced", "finish", "up", "down", "corrections", "escalations", "quality",
     )
 
     def __init__(self, key: tuple[str, ...]) -> None:
@@ -67,7 +68,8 @@ class _Series:
         self.tin_sum = 0
         self.tout: list[int] | None = None
         self.tout_sum = 0
-        self.cost = 0.0
+        self.cost = 0.0  # also the sum of the per-request cost histogram below
+        self.costh: list[int] | None = None  # priced requests per REQUEST_COST_BUCKETS bucket
         self.unpriced = 0
         self.finish: dict[str, int] = {}
         self.up = 0
@@ -105,7 +107,7 @@ class MetricsEngine:
         # make insertion a single dict store; lookups see between N/2 and N entries.
         self._young: dict[bytes, _Series] = {}
         self._old: dict[bytes, _Series] = {}
-        self._outcomes: dict[tuple[str, str, str, str], list[float]] = {}  # [count, cost]
+        self._outcomes: dict[tuple[str, ...], list[float]] = {}  # OUTCOME_LABELS values -> [count, cost]
         self.eval_dropped: dict[str, int] = {}
 
     # -- spans --------------------------------------------------------------
@@ -151,6 +153,9 @@ class MetricsEngine:
         cost = view.cost
         if cost is not None:
             s.cost += cost
+            if s.costh is None:
+                s.costh = [0] * (len(_CB) + 1)
+            s.costh[bisect_left(_CB, cost)] += 1
             if cost > 0.0:
                 if view.customer:
                     self._spend(s.customers, view.customer, sc.LABEL_CUSTOMER, cost)
@@ -236,14 +241,24 @@ class MetricsEngine:
         self._raw[raw] = hit
         return hit
 
-    def _add_outcome(self, service: str, feature: str, outcome: str, ok: Any, cost: float | None) -> None:
-        """Count one business outcome (called by ``processor.outcomes`` with the lock held)."""
+    def _add_outcome(self, service: str, feature: str, experiment: str, variant: str, outcome: str, ok: Any,
+                     cost: float | None) -> None:
+        """Count one business outcome (called by ``processor.outcomes`` with the lock held).
+
+        ``service``, ``feature``, ``experiment`` and ``variant`` are already guarded;
+        past ``max_series`` label tuples, new ones fold whole into ``__other__``.
+        """
         result = "success" if ok is True or ok == "true" else "failure" if ok is not None else "unknown"
         outcome = self._extra_guard.guard_one(_OUTCOME, outcome)
-        key = (service, feature, outcome, result)
+        key = (service, feature, experiment, variant, outcome, result)
         acc = self._outcomes.get(key)
         if acc is None:
-            acc = self._outcomes[key] = [0.0, 0.0]
+            if len(self._outcomes) >= self.max_series:
+                key = (sc.OVERFLOW_VALUE,) * (len(key) - 1) + (result,)
+                self._guard.count_overflow((SERIES_OVERFLOW_LABEL,))
+                acc = self._outcomes.get(key)
+            if acc is None:
+                acc = self._outcomes[key] = [0.0, 0.0]
         acc[0] += 1
         if cost is not None:
             acc[1] += cost
@@ -343,6 +358,7 @@ class MetricsEngine:
                                     labels=sc.TOKEN_USAGE.labels)
         ttfc = HistogramMetricFamily(sc.TIME_TO_FIRST_CHUNK.name, sc.TIME_TO_FIRST_CHUNK.help, labels=names)
         cost = CounterMetricFamily(sc.COST.name, sc.COST.help, labels=names)
+        costh = HistogramMetricFamily(sc.REQUEST_COST.name, sc.REQUEST_COST.help, labels=names)
         unpriced = CounterMetricFamily(sc.UNPRICED_REQUESTS.name, sc.UNPRICED_REQUESTS.help, labels=names)
         resp = CounterMetricFamily(sc.RESPONSES.name, sc.RESPONSES.help, labels=sc.RESPONSES.labels)
         fb = CounterMetricFamily(sc.FEEDBACK.name, sc.FEEDBACK.help, labels=sc.FEEDBACK.labels)
@@ -364,6 +380,8 @@ class MetricsEngine:
                     dur.add_metric(lv, _buckets(_DB, s.dur), s.dur_sum)
                     cost.add_metric(lv, s.cost)
                     unpriced.add_metric(lv, s.unpriced)
+                if s.costh is not None:
+                    costh.add_metric(lv, _buckets(_CB, s.costh), s.cost)
                 if s.ttfc is not None:
                     ttfc.add_metric(lv, _buckets(_DB, s.ttfc), s.ttfc_sum)
                 if s.tin is not None:
@@ -394,12 +412,12 @@ class MetricsEngine:
                         fam.add_metric([service, text], value)
             for name, c in sorted({**self._guard.overflow, **self._extra_guard.overflow}.items()):
                 over.add_metric([name], c)
-            for (service, feature, outcome, result), (n, spent) in self._outcomes.items():
-                outc.add_metric([service, feature, outcome, result], n)
-                outcost.add_metric([service, feature, outcome, result], spent)
+            for key, (n, spent) in self._outcomes.items():
+                outc.add_metric(list(key), n)
+                outcost.add_metric(list(key), spent)
             for reason, c in sorted(self.eval_dropped.items()):
                 dropped.add_metric([reason], c)
-        return [dur, tok, ttfc, cost, unpriced, resp, cust, user, over, fb, corr, esc, qual,
+        return [dur, tok, ttfc, cost, costh, unpriced, resp, cust, user, over, fb, corr, esc, qual,
                 outc, outcost, dropped]
 
 

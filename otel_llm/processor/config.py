@@ -14,18 +14,24 @@ Example file (all keys optional)::
     web:    {listen_address: "127.0.0.1:9464"}   # /metrics, /healthz, /readyz
     auth:   {bearer_token_file: /etc/otel-llm/token}
     tls:    {cert_file: server.crt, key_file: server.key, client_ca_file: ca.crt}
-    limits: {max_request_bytes: 8388608, max_attribute_length: 256, max_pending_requests: 8}
+    limits: {max_request_bytes: 8388608, max_attribute_length: 256, max_pending_requests: 8,
+             max_tokens_per_span: 50000000, max_cost_per_span_usd: 10000}
     metrics: {top_n: 20, max_label_values: 500, max_series: 10000, recent_calls: 50000}
+    drift:  {enabled: true, sample_rate: 1.0, state_file: /var/lib/otel-llm/drift.json}
     prices_file: prices.yaml
+    eval_store: /var/lib/otel-llm/evals.sqlite3
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from otel_llm import semconv as sc
 
 ENV_PREFIX = "OTEL_LLM_COLLECTOR_"
 ENV_BEARER_TOKEN = ENV_PREFIX + "AUTH_BEARER_TOKEN"
@@ -84,6 +90,10 @@ class Limits(_Section):
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="largest OTLP request body accepted")
     max_attribute_length: int = Field(default=256, ge=16, description="longer label/id values fold into __other__")
     max_pending_requests: int = Field(default=8, ge=1, description="admitted requests; past it: 429/RESOURCE_EXHAUSTED")
+    max_tokens_per_span: int = Field(default=sc.MAX_TOKENS_PER_CALL, ge=1,
+                                     description="a span with a larger token count is rejected (absurd_tokens)")
+    max_cost_per_span_usd: float = Field(default=sc.MAX_COST_PER_CALL_USD, gt=0,
+                                         description="a span costing more is rejected (absurd_cost)")
 
 
 class Metrics(_Section):
@@ -91,6 +101,13 @@ class Metrics(_Section):
     max_label_values: int = Field(default=500, ge=1, description="distinct values per label before __other__")
     max_series: int = Field(default=10_000, ge=10, description="label tuples per metric before whole tuples fold")
     recent_calls: int = Field(default=50_000, ge=100, description="calls remembered to join evaluation events")
+
+
+class Drift(_Section):
+    enabled: bool = Field(default=True, description="run the drift detectors (otel_llm.drift) on received spans")
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0,
+                               description="share of traces whose message content the drift detectors read")
+    state_file: Path | None = Field(default=None, description="drift baselines loaded at start, saved at stop")
 
 
 class CollectorConfig(_Section):
@@ -101,6 +118,7 @@ class CollectorConfig(_Section):
     tls: TLS = TLS()
     limits: Limits = Limits()
     metrics: Metrics = Metrics()
+    drift: Drift = Drift()
     prices_file: Path | None = None
     # Eval store for POST /v1/feedback; default $OTEL_LLM_EVAL_STORE or ./otel-llm-evals.sqlite3 (docs/feedback.md).
     eval_store: Path | None = None
@@ -131,12 +149,19 @@ FLAGS: dict[str, tuple[str, str | None, type]] = {
     "--limits.max-request-bytes": ("limits", "max_request_bytes", int),
     "--limits.max-attribute-length": ("limits", "max_attribute_length", int),
     "--limits.max-pending-requests": ("limits", "max_pending_requests", int),
+    "--limits.max-tokens-per-span": ("limits", "max_tokens_per_span", int),
+    "--limits.max-cost-per-span-usd": ("limits", "max_cost_per_span_usd", float),
     "--metrics.top-n": ("metrics", "top_n", int),
     "--metrics.max-label-values": ("metrics", "max_label_values", int),
     "--metrics.max-series": ("metrics", "max_series", int),
     "--prices.file": ("prices_file", None, str),
     "--evalstore.path": ("eval_store", None, str),
+    "--drift.enabled": ("drift", "enabled", bool),
+    "--drift.sample-rate": ("drift", "sample_rate", float),
+    "--drift.state-file": ("drift", "state_file", str),
 }
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def env_name(flag: str) -> str:
@@ -144,12 +169,29 @@ def env_name(flag: str) -> str:
 
 
 def _format(exc: ValidationError, origin: str) -> str:
+    errors = exc.errors()
+    # A misspelt required key reads as an unknown field *and* a missing one: report
+    # the unknown field, suggesting the missing name, and drop the echo.
+    missing: dict[tuple[Any, ...], list[str]] = {}
+    for err in errors:
+        if err["type"] == "missing" and err["loc"]:
+            missing.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
+    misspelt: set[tuple[Any, ...]] = set()
     lines = []
-    for err in exc.errors():
+    for err in errors:
+        parent = tuple(err["loc"][:-1])
+        if err["type"] == "extra_forbidden" and parent in missing:
+            misspelt.add(parent)
+    for err in errors:
+        parent = tuple(err["loc"][:-1])
+        if err["type"] == "missing" and parent in misspelt:
+            continue
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see docs/collector.md)"
+            close = difflib.get_close_matches(str(err["loc"][-1]), missing.get(parent, ()), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else "check the spelling; "
+            msg = f"unknown field ({hint}see docs/collector.md)"
         got = err.get("input")
         if (err["type"] not in ("extra_forbidden", "missing") and not isinstance(got, dict)
                 and repr(got) not in msg):
@@ -183,17 +225,24 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
     env = os.environ if environ is None else environ
     layered: dict[str, Any] = {}
     for flag in FLAGS:
-        value = env.get(env_name(flag))
-        if value is not None:
-            layered[flag] = value
+        from_env = env.get(env_name(flag))
+        if from_env is not None:
+            layered[flag] = from_env
     layered.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    for flag, value in layered.items():
+    for flag, given in layered.items():
         section, key, typ = FLAGS[flag]
-        if typ is int:
+        value: Any = given
+        if typ is int or typ is float:
             try:
-                value = int(value)  # type: ignore[assignment]
+                value = typ(value)
             except (TypeError, ValueError):
-                raise ConfigError(f"{flag} ({env_name(flag)}): expected an integer, got {value!r}") from None
+                kind = "an integer" if typ is int else "a number"
+                raise ConfigError(f"{flag} ({env_name(flag)}): expected {kind}, got {value!r}") from None
+        elif typ is bool and not isinstance(value, bool):
+            text = str(value).strip().lower()
+            if text not in _TRUE + _FALSE:
+                raise ConfigError(f"{flag} ({env_name(flag)}): expected true or false, got {value!r}")
+            value = text in _TRUE
         if key is None:
             doc[section] = value
         else:

@@ -2,46 +2,71 @@
 
 Spans following the current GenAI conventions (``gen_ai.operation.name`` and
 ``gen_ai.provider.name`` present: otel-llm's own spans and the official
-OpenTelemetry instrumentations) take the fast path: about 15 map lookups on
-the C-parsed attribute map (see ``otlp_lite``), label values resolved through a
-cache keyed by their raw bytes, token counts through a cache of small ints, and
-accumulators updated in place. Everything else (older conventions, OpenLLMetry,
-OpenLIT, OpenInference, the Anthropic SDK's own spans) is decoded into a dict
-and goes through ``span_view.build_view``, the same code the in-process
-SpanProcessor uses. ``tests/test_processor_ingest.py`` checks both paths give
+OpenTelemetry instrumentations) take the fast path: two ``itemgetter`` calls
+read 17 keys of the C-parsed attribute map (see ``otlp_lite``), the 8 raw label
+values are the key of a per-service cache of resolved series, token counts go
+through a cache of small ints, and accumulators are updated in place.
+Per-customer/per-user sketch updates are queued per request and applied in
+span order by ``TopSpenders.add_many`` (bit-identical to one ``add`` per span);
+bench/README.md ("Receiver") says where the time goes. Everything else (older
+conventions, OpenLLMetry, OpenLIT, OpenInference, the Anthropic SDK's own
+spans) is decoded into a dict and goes through ``span_view.build_view``, the
+same code the in-process SpanProcessor uses; so do all spans of the Anthropic
+SDK's own scopes (their cache-write key, stop reason and non-generating calls
+are handled there). ``tests/test_processor_ingest.py`` checks both paths give
 the same metrics.
 
+With a drift monitor, every GenAI span's attributes are also handed to
+``DriftMonitor.observe`` (message content only for traces in its sample).
+
 A span is validated completely before anything is recorded, so a rejected
-span (negative tokens, end before start, NaN cost...) leaves no partial trace.
+span (negative tokens, end before start, NaN cost, token counts or a cost past
+the sanity bounds...) leaves no partial trace. Spans without a cost are priced
+at their start time.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from operator import itemgetter
 from typing import Any
 
 from otel_llm import semconv as sc
 from otel_llm.processor.aggregate import MetricsEngine, _Series
 from otel_llm.processor.otlp_lite import _DOUBLE, LiteTraceRequest, decode_any
 from otel_llm.processor.outcomes import record_outcome
-from otel_llm.processor.span_view import WANTED, Invalid, build_view
+from otel_llm.processor.span_view import WANTED, Invalid, build_view, is_anthropic_native
 
 _DB = sc.DURATION_BUCKETS
 _TB = sc.TOKEN_BUCKETS
+_CB = sc.REQUEST_COST_BUCKETS
 _NDB = len(_DB) + 1
 _NTB = len(_TB) + 1
+_NCB = len(_CB) + 1
 _TRUE = b"\x10\x01"
 _USD = b"\n\x03USD"
 _CACHE_LIMIT = 65_536
 _INF = math.inf
 _SERVICE_INDEX = sc.COMMON_LABELS.index(sc.LABEL_SERVICE)
-_FAST_KEYS = (
+# Subscripting upb's map costs about half of .get() (no argument parsing) and an
+# itemgetter does a group of keys in one C call; a missing key reads as b"" (and
+# is inserted into the request's throw-away map). Label keys form the cache key as is.
+_LABEL_KEYS = itemgetter(
     sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL,
-    sc.ERROR_TYPE, sc.FEATURE, sc.EXPERIMENT, sc.VARIANT, sc.GEN_AI_USAGE_INPUT_TOKENS,
-    sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_COST_AMOUNT, sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-    sc.GEN_AI_RESPONSE_FINISH_REASONS, sc.USER_ID, sc.CUSTOMER_ID, sc.GEN_AI_RESPONSE_ID,
+    sc.ERROR_TYPE, sc.FEATURE, sc.EXPERIMENT, sc.VARIANT,
 )
+_VALUE_KEYS = itemgetter(
+    sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_COST_AMOUNT,
+    sc.GEN_AI_USAGE_COST_CURRENCY, sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, sc.GEN_AI_RESPONSE_FINISH_REASONS,
+    sc.USER_ID, sc.CUSTOMER_ID, sc.GEN_AI_RESPONSE_ID,
+)
+# What the drift monitor reads beyond the labels (only when drift detection is on).
+_DRIFT_EXTRA = (sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, sc.GEN_AI_OUTPUT_TYPE)
+_DRIFT_CONTENT = (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES)
+_TOO_LONG = object()  # queued in place of an id longer than the limit
+# (series, folded label names, unguarded label values, customer spenders, user spenders)
+_Hit = tuple[_Series, tuple[str, ...], tuple[str, ...], Any, Any]
 
 
 class IngestResult:
@@ -78,6 +103,8 @@ def _tokens(raw: bytes) -> int:
     if type(v) is float and math.isfinite(v) and v >= 0 and v == int(v):
         return int(v)
     if type(v) is str and v.isdigit():
+        if len(v) > 18:  # past int64, and past what int() parses cheaply
+            raise ValueError("absurd_tokens")
         return int(v)
     raise ValueError("negative_tokens" if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0
                      else "bad_tokens")
@@ -99,12 +126,17 @@ def _seconds_or_cost(raw: bytes) -> float:
 class TraceIngest:
     """Feeds OTLP trace requests (serialized bytes) into a :class:`MetricsEngine`."""
 
-    def __init__(self, engine: MetricsEngine, pricer: Any, max_attribute_length: int = 256) -> None:
+    def __init__(self, engine: MetricsEngine, pricer: Any, max_attribute_length: int = 256, *,
+                 drift: Any = None, max_tokens_per_span: int = sc.MAX_TOKENS_PER_CALL,
+                 max_cost_per_span_usd: float = sc.MAX_COST_PER_CALL_USD) -> None:
         self.engine = engine
         self.pricer = pricer
         self.limit = max_attribute_length
-        # raw label bytes -> (series, folded label names, unguarded label values)
-        self._labels: dict[tuple[Any, ...], tuple[_Series, tuple[str, ...], tuple[str, ...]]] = {}
+        self.max_tokens = max_tokens_per_span  # larger counts: rejected as absurd_tokens
+        self.max_cost = max_cost_per_span_usd  # larger costs: rejected as absurd_cost
+        self.drift = drift  # an otel_llm.drift.DriftMonitor fed every GenAI span, or None
+        # service -> {raw label bytes (+ status) -> _Hit}
+        self._labels: dict[str, dict[Any, _Hit]] = {}
         self._ints: dict[bytes, int] = {}
         self._finish: dict[bytes, tuple[str, ...]] = {}
 
@@ -128,155 +160,233 @@ class TraceIngest:
                     service = sc.OVERFLOW_VALUE
                     engine._guard.count_overflow((sc.LABEL_SERVICE,))
                 for ss in rs.scope_spans:
-                    scope = ss.scope.name
                     spans = ss.spans
                     result.spans += len(spans)
                     if len(engine._young) > engine.recent_calls // 2:
                         engine.rotate_recent()
-                    accepted = 0
-                    span_ = self._span
-                    for span in spans:
-                        reason = span_(span, service, scope)
-                        if reason is None:
-                            accepted += 1
-                        elif reason == "":
-                            result.ignored += 1
-                        else:
-                            result.rejected[reason] = result.rejected.get(reason, 0) + 1
-                        if span.events:  # after the span, so an event on it finds its labels
-                            self._events(span)
-                    result.accepted += accepted
+                    self._spans(spans, service, ss.scope.name, result)
         return result
 
-    # Returns None (recorded), "" (not a GenAI span) or a rejection reason.
-    def _span(self, span: Any, service: str, scope: str) -> str | None:
-        a = span.attributes
-        # One C-level loop over the keys: about half the cost of 17 separate get calls.
-        (op, prov, req_model, resp_model, err, feat, exp, var, raw_in, raw_out, raw_cost, raw_ttfc,
-         raw_finish, raw_user, raw_customer, raw_rid) = map(a.get, _FAST_KEYS)
-        if op is None or prov is None:
-            return self._slow(span, service, scope)
-        status_error = span.status.code == 2
-        key = (op, prov, req_model, resp_model, err, feat, exp, var, service, status_error)
-        hit = self._labels.get(key)
-        if hit is None:
-            hit = self._resolve(key)
-        s, folded, labels = hit
-
-        start = span.start_time_unix_nano
-        end = span.end_time_unix_nano
-        if not start or end < start:
-            return "invalid_duration"
-        duration = (end - start) / 1e9
+    def _spans(self, spans: Any, service: str, scope: str, result: IngestResult) -> None:
+        """The hot loop: one scope's spans. Everything per span is inlined here on purpose."""
+        engine = self.engine
+        labels_cache = self._labels.get(service)
+        if labels_cache is None:
+            if len(self._labels) >= 256:
+                self._labels.clear()
+            labels_cache = self._labels[service] = {}
         ints = self._ints
-        try:
-            if raw_in is None:
-                raw_in = a.get(sc.GEN_AI_USAGE_PROMPT_TOKENS)
-            inp = None if raw_in is None else ints.get(raw_in)
-            if inp is None and raw_in is not None:
-                inp = self._int(raw_in)
-            if raw_out is None:
-                raw_out = a.get(sc.GEN_AI_USAGE_COMPLETION_TOKENS)
-            out = None if raw_out is None else ints.get(raw_out)
-            if out is None and raw_out is not None:
-                out = self._int(raw_out)
-        except ValueError as exc:
-            return str(exc)
-        ttfc = None
-        if raw_ttfc is not None:
-            try:
-                ttfc = _seconds_or_cost(raw_ttfc)
-            except ValueError:
-                return "invalid_duration"
-        cost = None
-        if raw_cost is not None:
-            cur = a.get(sc.GEN_AI_USAGE_COST_CURRENCY)
-            if cur is None or cur == _USD:
-                if len(raw_cost) == 9 and raw_cost[0] == 0x21:  # a double, as every SDK sends it
-                    cost = _DOUBLE(raw_cost, 1)[0]
-                    if not 0.0 <= cost < _INF:
-                        return "invalid_cost"
+        finish_cache = self._finish
+        young = engine._young
+        overflow = engine._guard.count_overflow
+        max_finish = engine._extra_guard.max_values
+        limit = self.limit
+        sketch_limit = limit + 3  # tag + length prefix
+        rejected = result.rejected
+        drift = self.drift
+        max_cost = self.max_cost
+        native = is_anthropic_native(scope)  # the SDK's own spans all take the slow path
+        accepted = ignored = 0
+        customers: Any = None  # the spenders tables the queued updates below belong to
+        users: Any = None
+        c_keys: list[Any] = []
+        c_costs: list[float] = []
+        u_keys: list[Any] = []
+        u_costs: list[float] = []
+        for span in spans:
+            a = span.attributes
+            # One C call per group of keys; a missing key reads as b"" (and is inserted, harmlessly).
+            lk = _LABEL_KEYS(a)
+            if not lk[0] or not lk[1] or native:
+                if c_keys:  # the slow path records directly: keep sketch updates in span order
+                    self._spend(customers, c_keys, c_costs, sc.LABEL_CUSTOMER)
+                    c_keys, c_costs = [], []
+                if u_keys:
+                    self._spend(users, u_keys, u_costs, sc.LABEL_USER)
+                    u_keys, u_costs = [], []
+                reason = self._slow(span, service, scope)
+                young = engine._young  # recording there may have rotated the recent-calls memory
+            else:
+                status = span.status.code
+                hit = labels_cache.get(lk if status != 2 else (lk, True))
+                if hit is None:
+                    hit = self._resolve(lk, service, status == 2, labels_cache)
+                reason = None
+                start = span.start_time_unix_nano
+                end = span.end_time_unix_nano
+                raw_in, raw_out, raw_cost, raw_cur, raw_ttfc, raw_finish, raw_user, raw_customer, raw_rid = \
+                    _VALUE_KEYS(a)
+                inp = out = ttfc = cost = None
+                if not start or end < start:
+                    reason = "invalid_duration"
                 else:
                     try:
-                        cost = _seconds_or_cost(raw_cost)
+                        if not raw_in:
+                            raw_in = a.get(sc.GEN_AI_USAGE_PROMPT_TOKENS)
+                        if raw_in:
+                            inp = ints.get(raw_in)
+                            if inp is None:
+                                inp = self._int(raw_in)
+                        if not raw_out:
+                            raw_out = a.get(sc.GEN_AI_USAGE_COMPLETION_TOKENS)
+                        if raw_out:
+                            out = ints.get(raw_out)
+                            if out is None:
+                                out = self._int(raw_out)
+                    except ValueError as exc:
+                        reason = str(exc)
+                if reason is None and raw_ttfc:
+                    try:
+                        ttfc = _seconds_or_cost(raw_ttfc)
                     except ValueError:
-                        return "invalid_cost"
-        unpriced = False
-        if cost is None and (inp is not None or out is not None):
-            if a.get(sc.OTEL_LLM_COST_UNPRICED) == _TRUE or self.pricer is None:
-                unpriced = True
-            else:
-                try:
-                    cr = a.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
-                    cw = a.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)
-                    cr = 0 if cr is None else self._int(cr)
-                    cw = 0 if cw is None else self._int(cw)
-                except ValueError as exc:
-                    return str(exc)
-                priced = self.pricer.price(labels[1], labels[3] or labels[2], inp or 0, out or 0, cr, cw)
-                if priced is None:
-                    unpriced = True
-                else:
-                    cost = priced.amount
+                        reason = "invalid_duration"
+                if reason is None and raw_cost and (not raw_cur or raw_cur == _USD):
+                    if len(raw_cost) == 9 and raw_cost[0] == 0x21:  # a double, as every SDK sends it
+                        cost = _DOUBLE(raw_cost, 1)[0]
+                        if not 0.0 <= cost < _INF:
+                            reason = "invalid_cost"
+                    else:
+                        try:
+                            cost = _seconds_or_cost(raw_cost)
+                        except ValueError:
+                            reason = "invalid_cost"
+                    if reason is None and cost > max_cost:
+                        reason = "absurd_cost"
+                unpriced = False
+                if reason is None and cost is None and (inp is not None or out is not None):
+                    priced = self._price(a, hit[2], inp, out, start)
+                    if type(priced) is str:
+                        reason = priced
+                    elif priced is None:
+                        unpriced = True
+                    elif priced > max_cost:
+                        reason = "absurd_cost"
+                    else:
+                        cost = priced
 
-        # validated: record (mirrors MetricsEngine._record; test_processor_ingest keeps them equal)
-        engine = self.engine
-        if folded:
-            engine._guard.count_overflow(folded)
-        s.dur[bisect_left(_DB, duration)] += 1
-        s.dur_sum += duration
-        if ttfc is not None:
-            if s.ttfc is None:
-                s.ttfc = [0] * _NDB
-            s.ttfc[bisect_left(_DB, ttfc)] += 1
-            s.ttfc_sum += ttfc
-        if inp is not None:
-            if s.tin is None:
-                s.tin = [0] * _NTB
-            s.tin[bisect_left(_TB, inp)] += 1
-            s.tin_sum += inp
-        if out is not None:
-            if s.tout is None:
-                s.tout = [0] * _NTB
-            s.tout[bisect_left(_TB, out)] += 1
-            s.tout_sum += out
-        if cost is not None:
-            s.cost += cost
-            if cost > 0.0:
-                # raw AnyValue bytes are the sketch keys: decoded only when scraped
-                limit = self.limit
-                if raw_customer is not None:
-                    if len(raw_customer) <= limit + 3:  # tag + length prefix
-                        s.customers.add(raw_customer, cost)
-                    else:
-                        self._too_long(s.customers, sc.LABEL_CUSTOMER, cost)
-                if raw_user is not None:
-                    if len(raw_user) <= limit + 3:
-                        s.users.add(raw_user, cost)
-                    else:
-                        self._too_long(s.users, sc.LABEL_USER, cost)
-        elif unpriced:
-            s.unpriced += 1
-        if err is None and not status_error:
-            finish = s.finish
-            if raw_finish is None:
-                finish[""] = finish.get("", 0) + 1
+                if reason is None:
+                    # validated: record (mirrors MetricsEngine._record; test_processor_ingest keeps them equal)
+                    s, folded = hit[0], hit[1]
+                    if folded:
+                        overflow(folded)
+                    duration = (end - start) / 1e9
+                    s.dur[bisect_left(_DB, duration)] += 1
+                    s.dur_sum += duration
+                    if ttfc is not None:
+                        if s.ttfc is None:
+                            s.ttfc = [0] * _NDB
+                        s.ttfc[bisect_left(_DB, ttfc)] += 1
+                        s.ttfc_sum += ttfc
+                    if inp is not None:
+                        if s.tin is None:
+                            s.tin = [0] * _NTB
+                        s.tin[bisect_left(_TB, inp)] += 1
+                        s.tin_sum += inp
+                    if out is not None:
+                        if s.tout is None:
+                            s.tout = [0] * _NTB
+                        s.tout[bisect_left(_TB, out)] += 1
+                        s.tout_sum += out
+                    if cost is not None:
+                        s.cost += cost
+                        costh = s.costh
+                        if costh is None:
+                            costh = s.costh = [0] * _NCB
+                        costh[bisect_left(_CB, cost)] += 1
+                        if cost > 0.0:
+                            # raw AnyValue bytes are the sketch keys: decoded only when scraped
+                            # Sketch updates are queued per table and applied in order at the end.
+                            if raw_customer:
+                                if hit[3] is not customers:
+                                    if c_keys:
+                                        self._spend(customers, c_keys, c_costs, sc.LABEL_CUSTOMER)
+                                        c_keys, c_costs = [], []
+                                    customers = hit[3]
+                                if len(raw_customer) <= sketch_limit:
+                                    c_keys.append(raw_customer)
+                                    c_costs.append(cost)
+                                else:
+                                    c_keys.append(_TOO_LONG)
+                                    c_costs.append(cost)
+                            if raw_user:
+                                if hit[4] is not users:
+                                    if u_keys:
+                                        self._spend(users, u_keys, u_costs, sc.LABEL_USER)
+                                        u_keys, u_costs = [], []
+                                    users = hit[4]
+                                if len(raw_user) <= sketch_limit:
+                                    u_keys.append(raw_user)
+                                    u_costs.append(cost)
+                                else:
+                                    u_keys.append(_TOO_LONG)
+                                    u_costs.append(cost)
+                    elif unpriced:
+                        s.unpriced += 1
+                    if not lk[4] and status != 2:
+                        finish = s.finish
+                        if not raw_finish:
+                            finish[""] = finish.get("", 0) + 1
+                        else:
+                            reasons = finish_cache.get(raw_finish)
+                            if reasons is None:
+                                reasons = self._finish_reasons(raw_finish)
+                            for r in reasons:
+                                finish[r] = finish.get(r, 0) + 1
+                            if len(finish) > max_finish:
+                                engine._fold_finish(s)
+                    if raw_rid and len(raw_rid) <= limit:  # engine.remember, inlined; the caller rotates
+                        young[raw_rid] = s
+                    young[span.span_id] = s
+                if drift is not None:  # valid or not, the span says which model answered
+                    self._observe_drift(span, a, hit[2], service)
+            if reason is None:
+                accepted += 1
+            elif reason == "":
+                ignored += 1
             else:
-                reasons = self._finish.get(raw_finish)
-                if reasons is None:
-                    reasons = self._finish_reasons(raw_finish)
-                for r in reasons:
-                    finish[r] = finish.get(r, 0) + 1
-                if len(finish) > engine._extra_guard.max_values:
-                    engine._fold_finish(s)
-        young = engine._young  # engine.remember, inlined; the caller rotates generations
-        if raw_rid is not None and len(raw_rid) <= self.limit:
-            young[raw_rid] = s
-        young[span.span_id] = s
-        return None
+                rejected[reason] = rejected.get(reason, 0) + 1
+            if span.events:  # after the span, so an event on it finds its labels
+                self._events(span)
+        if c_keys:
+            self._spend(customers, c_keys, c_costs, sc.LABEL_CUSTOMER)
+        if u_keys:
+            self._spend(users, u_keys, u_costs, sc.LABEL_USER)
+        result.accepted += accepted
+        result.ignored += ignored
+
+    def _spend(self, spenders: Any, keys: list[Any], costs: list[float], label: str) -> None:
+        """Apply queued sketch updates in order; over-long ids go to ``__other__`` (counted)."""
+        if _TOO_LONG in keys:
+            start = 0
+            for i, k in enumerate(keys):
+                if k is _TOO_LONG:
+                    spenders.add_many(keys[start:i], costs[start:i])
+                    self._too_long(spenders, label, costs[i])
+                    start = i + 1
+            spenders.add_many(keys[start:], costs[start:])
+        else:
+            spenders.add_many(keys, costs)
+
+    def _price(self, a: Any, labels: tuple[str, ...], inp: int | None, out: int | None,
+               start_ns: int) -> float | str | None:
+        """Cost at ``start_ns`` of a span with usage but no cost; ``None`` if unpriced, a str if its
+        cache counts are bad."""
+        if a.get(sc.OTEL_LLM_COST_UNPRICED) == _TRUE or self.pricer is None:
+            return None
+        try:
+            cr = a.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
+            cw = a.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)
+            cr = self._int(cr) if cr else 0
+            cw = self._int(cw) if cw else 0
+        except ValueError as exc:
+            return str(exc)
+        priced = self.pricer.price(labels[1], labels[3] or labels[2], inp or 0, out or 0, cr, cw, start_ns)
+        return None if priced is None else priced.amount
 
     def _int(self, raw: bytes) -> int:
         v = _tokens(raw)
+        if v > self.max_tokens:  # checked on a cache miss only: the cache holds sane counts alone
+            raise ValueError("absurd_tokens")
         ints = self._ints
         if len(ints) >= _CACHE_LIMIT:
             ints.clear()
@@ -300,17 +410,18 @@ class TraceIngest:
         self._finish[raw] = reasons
         return reasons
 
-    def _resolve(self, key: tuple[Any, ...]) -> tuple[_Series, tuple[str, ...], tuple[str, ...]]:
-        op, prov, req, resp, err, feat, exp, var, service, status_error = key
-        error = _str(err) if err is not None else (sc.ERROR_TYPE_OTHER if status_error else "")
+    def _resolve(self, lk: tuple[bytes, ...], service: str, status_error: bool,
+                 cache: dict[Any, _Hit]) -> _Hit:
+        op, prov, req, resp, err, feat, exp, var = lk
+        error = _str(err) if err else (sc.ERROR_TYPE_OTHER if status_error else "")
         raw_labels = (_str(op), _str(prov), _str(req), _str(resp), error, service,
                       _str(feat), _str(exp), _str(var))
         s, folded = self.engine._resolve(raw_labels)
-        hit = (s, folded, raw_labels)
-        if max(len(x) for x in key[:8] if x is not None) <= self.limit + 8:
-            if len(self._labels) >= _CACHE_LIMIT:
-                self._labels.clear()
-            self._labels[key] = hit  # never cache (and pin) absurdly long raw values
+        hit = (s, folded, raw_labels, s.customers, s.users)
+        if max(map(len, lk)) <= self.limit + 8:  # never cache (and pin) absurdly long raw values
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[(lk, True) if status_error else lk] = hit
         return hit
 
     def _slow(self, span: Any, service: str, scope: str) -> str | None:
@@ -319,14 +430,17 @@ class TraceIngest:
         d: dict[str, Any] = {}
         for k in WANTED:  # over-long values are folded by the engine, per label
             raw = a.get(k)
-            if raw is not None:
+            if raw:  # b"": absent (or an empty AnyValue, which decodes to None anyway)
                 d[k] = decode_any(raw)
         view = None
-        if d or scope == sc.ANTHROPIC_NATIVE_SCOPE:
+        if d:
             start = span.start_time_unix_nano
             end = span.end_time_unix_nano
             duration = (end - start) / 1e9 if start and end >= start else float("nan")
-            view = build_view(d, service, scope, duration, span.status.code == 2, self.pricer)
+            view = build_view(d, service, scope, duration, span.status.code == 2, self.pricer, start,
+                              max_tokens=self.max_tokens, max_cost=self.max_cost)
+            if view is not None and self.drift is not None:  # valid or not, it is a GenAI span
+                self._observe_drift(span, a, None, service, d)
         if view is None:
             if a.get(sc.OUTCOME_NAME) is not None:  # an `outcome {name}` span (otel_llm.outcome)
                 return record_outcome(self.engine, lambda k: decode_any(a.get(k)), self._service_label(service))
@@ -335,6 +449,39 @@ class TraceIngest:
             return view.reason
         self.engine._record(view, bytes(span.span_id))
         return None
+
+    def _observe_drift(self, span: Any, a: Any, labels: tuple[str, ...] | None, service: str,
+                       decoded: dict[str, Any] | None = None) -> None:
+        """Hand one GenAI span's attributes to the drift monitor (it queues them for its worker).
+
+        ``labels``: the fast path's decoded label values; ``decoded``: the slow path's dict.
+        Message content is decoded only for traces in the monitor's sample (by trace id).
+        """
+        drift = self.drift
+        if labels is not None:
+            attrs: dict[str, Any] = {
+                sc.GEN_AI_OPERATION_NAME: labels[0], sc.GEN_AI_REQUEST_MODEL: labels[2],
+                sc.GEN_AI_RESPONSE_MODEL: labels[3], sc.FEATURE: labels[6],
+            }
+            raw = a.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
+            if raw:
+                reasons = self._finish.get(raw)
+                attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons if reasons is not None \
+                    else self._finish_reasons(raw)
+        else:
+            attrs = dict(decoded or ())
+        # Usually absent: `in` is the cheapest miss on upb's map (a subscript miss inserts b"").
+        for key in _DRIFT_EXTRA:
+            if key in a:
+                attrs[key] = decode_any(a[key])
+        rate = drift.config.sample_rate
+        # the monitor's own rule for SDK spans: the low 48 bits of the trace id against the rate
+        sampled = rate >= 1 or int.from_bytes(span.trace_id[-6:], "big") / float(1 << 48) < rate
+        if sampled:
+            for key in _DRIFT_CONTENT:
+                if key in a:
+                    attrs[key] = decode_any(a[key])
+        drift.observe(attrs, service, sampled=sampled)
 
     def _service_label(self, service: str) -> str:
         return self.engine._guard.guard_one(_SERVICE_INDEX, service)

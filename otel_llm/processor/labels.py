@@ -18,7 +18,6 @@ Two mechanisms:
 from __future__ import annotations
 
 from collections.abc import Hashable
-from operator import itemgetter
 from typing import Any
 
 from otel_llm.semconv import OVERFLOW_VALUE
@@ -77,7 +76,7 @@ class TopSpenders:
     # place: without it, near-equal spenders would swap (and freeze series) constantly.
     HYSTERESIS = 1.25
 
-    def __init__(self, top_n: int, sketch_factor: int = 4) -> None:
+    def __init__(self, top_n: int, sketch_factor: int = 8) -> None:
         self.top_n = top_n
         self.capacity = max(top_n * sketch_factor, 16)
         self._estimate: dict[Hashable, float] = {}  # sketch: id -> over-estimate of total spend
@@ -112,6 +111,47 @@ class TopSpenders:
             return
         self.other += amount
 
+    def add_many(self, keys: list[Hashable], amounts: list[float]) -> None:
+        """Exactly ``for k, a in zip(keys, amounts): self.add(k, a)``, without a call per item.
+
+        ``other``, ``_floor`` and ``_base`` live in locals, refreshed whenever a call
+        may change them; the float additions happen in the same order, so the sums
+        are bit-identical to per-item ``add``.
+        """
+        exact = self.exact
+        score = self._score
+        estimate = self._estimate
+        top_n = self.top_n
+        capacity = self.capacity
+        other = self.other
+        floor = self._floor
+        base = self._base
+        for key, amount in zip(keys, amounts, strict=True):
+            if amount <= 0.0:
+                continue
+            if key in exact:
+                exact[key] += amount
+                score[key] += amount
+                continue
+            if len(exact) < top_n:
+                self._promote(key, amount, estimate.pop(key, 0.0) + amount)
+                continue
+            est = estimate.get(key)
+            if est is None:
+                if len(estimate) >= capacity:
+                    self._shrink()
+                    base = self._base
+                est = base
+            est += amount
+            estimate[key] = est
+            if est > floor:
+                swapped = self._maybe_swap(key, est, amount)
+                floor = self._floor
+                if swapped:
+                    continue
+            other += amount
+        self.other = other
+
     def _promote(self, key: Hashable, amount: float, score: float) -> None:
         # Re-promoted ids resume from their frozen value, so the series stays monotonic.
         self.exact[key] = self.frozen.pop(key, 0.0) + amount
@@ -141,16 +181,22 @@ class TopSpenders:
         self._estimate[key] = value
 
     def _shrink(self) -> None:
-        # Batched space-saving: drop the smallest quarter at once (one C-speed sort per
-        # capacity/4 new ids instead of a heap operation per update). An id that is not
+        # Batched space-saving: drop the smallest half at once (one C-speed sort per
+        # capacity/2 new ids instead of a heap operation per update; 4N candidates stay
+        # tracked, as many as a 4N-slot sketch dropping a quarter keeps). An id that is not
         # tracked has spent at most what it had when dropped, so new ids start from the
         # largest value dropped so far: estimates stay over-estimates, as in space-saving.
+        # Same ids as a stable sort of the items by value would pick, with fewer objects:
+        # everything below the cut value, then ties at it in insertion order.
         estimate = self._estimate
-        items = sorted(estimate.items(), key=itemgetter(1))
-        cut = max(1, len(items) // 4)
-        if items[cut - 1][1] > self._base:
-            self._base = items[cut - 1][1]
-        for k, _ in items[:cut]:
+        cut = max(1, len(estimate) // 2)
+        threshold = sorted(estimate.values())[cut - 1]
+        if threshold > self._base:
+            self._base = threshold
+        drop = [k for k, v in estimate.items() if v < threshold]
+        if len(drop) < cut:
+            drop += [k for k, v in estimate.items() if v == threshold][: cut - len(drop)]
+        for k in drop:
             del estimate[k]
 
     def series(self) -> list[tuple[Any, float]]:

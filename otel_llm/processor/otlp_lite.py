@@ -6,7 +6,7 @@ numbers of the real schema but declare only what metrics need, and declare
 ``Span.attributes`` (repeated ``KeyValue{key=1, value=2}``) as
 ``map<string, bytes>``: protobuf encodes a map entry exactly like a KeyValue,
 so upb builds a hash map of attribute key -> raw ``AnyValue`` bytes in C. The
-hot path then asks for the ~15 keys it wants instead of walking every
+hot path then asks for the ~17 keys it wants instead of walking every
 attribute from Python, and attributes it never asks for (prompts, tool
 schemas) are never copied into Python objects. Everything not declared is
 skipped by the C parser. Malformed input fails to parse exactly as it would
@@ -45,6 +45,7 @@ def _build() -> tuple[Any, Any]:
         e.options.map_entry = True
 
     span = message("Span", [
+        ("trace_id", 1, _F.TYPE_BYTES, False, None),
         ("span_id", 2, _F.TYPE_BYTES, False, None),
         ("start_time_unix_nano", 7, _F.TYPE_FIXED64, False, None),
         ("end_time_unix_nano", 8, _F.TYPE_FIXED64, False, None),

@@ -3,8 +3,11 @@
 ``otel_llm.outcome()`` ends each business outcome with one span named
 ``outcome {name}`` carrying ``otel_llm.outcome.name``, ``.success``,
 ``.cost.amount`` (the summed cost of the LLM calls that served it, retries
-included) and ``.calls``. It is not a GenAI span, so the request metrics never
-see it; this module counts it once, whatever the number of calls. Both the
+included) and ``.calls``, plus the attribution in scope: ``otel_llm.feature``,
+``otel_llm.experiment`` and ``otel_llm.variant`` become the ``feature``,
+``experiment`` and ``variant`` labels (bounded by the same label guard as the
+request metrics), so cost per successful outcome can be compared per variant.
+It is not a GenAI span, so the request metrics never see it; this module counts it once, whatever the number of calls. Both the
 in-process SpanProcessor and the OTLP receiver call :func:`record_outcome`
 (with the engine's lock held) for a non-GenAI span that has an outcome name.
 
@@ -22,7 +25,9 @@ from otel_llm import semconv as sc
 
 __all__ = ["handle_outcomes_post", "record_outcome"]
 
-_FEATURE_INDEX = sc.COMMON_LABELS.index(sc.LABEL_FEATURE)
+# (attribute, index of its label in COMMON_LABELS: the guard that bounds it)
+_ATTRIBUTION = tuple((key, sc.COMMON_LABELS.index(label)) for key, label in (
+    (sc.FEATURE, sc.LABEL_FEATURE), (sc.EXPERIMENT, sc.LABEL_EXPERIMENT), (sc.VARIANT, sc.LABEL_VARIANT)))
 
 
 def record_outcome(engine: Any, get: Callable[[str], Any], service: str) -> str | None:
@@ -41,10 +46,11 @@ def record_outcome(engine: Any, get: Callable[[str], Any], service: str) -> str 
         if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0.0 <= cost < math.inf:
             return "invalid_cost"
         cost = float(cost)
-    feature = get(sc.FEATURE)
-    feature = "" if feature is None else feature if type(feature) is str else str(feature)
-    feature = engine._guard.guard_one(_FEATURE_INDEX, feature)
-    engine._add_outcome(service, feature, name, get(sc.OUTCOME_SUCCESS), cost)
+    guard_one = engine._guard.guard_one
+    feature, experiment, variant = (
+        guard_one(i, "" if v is None else v if type(v) is str else str(v))
+        for v, i in ((get(key), i) for key, i in _ATTRIBUTION))
+    engine._add_outcome(service, feature, experiment, variant, name, get(sc.OUTCOME_SUCCESS), cost)
     return None
 
 
@@ -55,7 +61,8 @@ MAX_OUTCOMES_PER_REQUEST = 1000
 def _validate(item: Any, where: str) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise ValueError(f"{where}: must be an object")
-    unknown = set(item) - {"outcome", "success", "cost_usd", "calls", "feature", "service_name"}
+    unknown = set(item) - {"outcome", "success", "cost_usd", "calls", "feature", "experiment", "variant",
+                           "service_name"}
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     name = item.get("outcome")
@@ -70,7 +77,7 @@ def _validate(item: Any, where: str) -> dict[str, Any]:
     calls = item.get("calls", 0)
     if isinstance(calls, bool) or not isinstance(calls, int) or calls < 0:
         raise ValueError(f"{where}.calls: must be an integer >= 0")
-    for key in ("feature", "service_name"):
+    for key in ("feature", "experiment", "variant", "service_name"):
         if not isinstance(item.get(key, ""), str):
             raise ValueError(f"{where}.{key}: must be a string")
     return item
@@ -86,7 +93,8 @@ def handle_outcomes_post(engine: Any, body: bytes, content_type: str | None) -> 
     """``POST /v1/outcomes``: one outcome object, or ``{"outcomes": [...]}``; all or nothing.
 
     Each outcome: ``outcome`` (name), ``success`` (bool), optional ``cost_usd``,
-    ``calls``, ``feature``, ``service_name``. Returns (status, JSON body, content type).
+    ``calls``, ``feature``, ``experiment``, ``variant``, ``service_name``.
+    Returns (status, JSON body, content type).
     """
     import json
 
@@ -113,5 +121,6 @@ def handle_outcomes_post(engine: Any, body: bytes, content_type: str | None) -> 
             record_outcome(engine, {
                 sc.OUTCOME_NAME: item["outcome"], sc.OUTCOME_SUCCESS: item["success"],
                 sc.OUTCOME_COST_AMOUNT: float(item.get("cost_usd", 0.0)), sc.FEATURE: item.get("feature", ""),
+                sc.EXPERIMENT: item.get("experiment", ""), sc.VARIANT: item.get("variant", ""),
             }.get, _service(engine, item.get("service_name", "")))
     return answer(200, {"accepted": len(valid)})

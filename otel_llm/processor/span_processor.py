@@ -54,6 +54,18 @@ def _plain(attrs: Any) -> Any:
     return inner if isinstance(inner, dict) else dict(attrs)
 
 
+def _span_attributes(span: ReadableSpan) -> Any:
+    # ReadableSpan.attributes wraps its BoundedAttributes in a MappingProxyType, which
+    # _plain() would copy on every span; the finished span's own dict is read directly.
+    own = getattr(span, "_attributes", None)
+    if type(own) is dict:
+        return own
+    inner = getattr(own, "_dict", None)
+    if type(inner) is dict:
+        return inner
+    return _plain(span.attributes)
+
+
 def evaluation_from_attributes(engine: MetricsEngine, a: Any, span_id: str | bytes) -> str | None:
     """Apply a ``gen_ai.evaluation.result`` event given its attributes; returns a drop reason.
 
@@ -74,13 +86,18 @@ class MetricsSpanProcessor(SpanProcessor):
     ``registry``: where the metrics are exposed (``None`` to not register, e.g.
     when sharing one engine). ``engine``: share one engine between several
     processors or a receiver. ``pricer``: prices foreign spans with usage but no
-    cost (default: :func:`otel_llm.pricing.default_pricer`).
+    cost (default: :func:`otel_llm.pricing.default_pricer`), at the span's start.
+    ``max_tokens_per_span`` / ``max_cost_per_span_usd``: sanity bounds; a span
+    past them is not counted (``invalid_spans["absurd_tokens"|"absurd_cost"]``).
     """
 
     def __init__(self, registry: CollectorRegistry | None = REGISTRY, *, engine: MetricsEngine | None = None,
-                 pricer: Any = None, **engine_options: Any) -> None:
+                 pricer: Any = None, max_tokens_per_span: int = sc.MAX_TOKENS_PER_CALL,
+                 max_cost_per_span_usd: float = sc.MAX_COST_PER_CALL_USD, **engine_options: Any) -> None:
         self.engine = engine or MetricsEngine(**engine_options)
         self._pricer = pricer
+        self.max_tokens = max_tokens_per_span
+        self.max_cost = max_cost_per_span_usd
         self._services: dict[int, str] = {}
         self.invalid_spans: dict[str, int] = {}
         if registry is not None:
@@ -96,16 +113,13 @@ class MetricsSpanProcessor(SpanProcessor):
             log.exception("otel-llm: failed to derive metrics from span %r", getattr(span, "name", "?"))
 
     def _on_end(self, span: ReadableSpan) -> None:
-        a = _plain(span.attributes)
+        a = _span_attributes(span)
         for k in _MARKERS:
             if k in a:
                 self._record(span, a)
                 break
         else:
-            scope = span.instrumentation_scope
-            if scope is not None and scope.name == sc.ANTHROPIC_NATIVE_SCOPE:
-                self._record(span, a)
-            elif sc.OUTCOME_NAME in a:
+            if sc.OUTCOME_NAME in a:
                 self._outcome(span, a)
         events = span.events
         if events:  # after the span itself, so an event on it finds its labels
@@ -118,7 +132,8 @@ class MetricsSpanProcessor(SpanProcessor):
         if self._pricer is None:
             self._pricer = default_pricer()
         view = build_view(a, self._service(span), scope.name if scope else "", duration,
-                          span.status.status_code is StatusCode.ERROR, self._pricer)
+                          span.status.status_code is StatusCode.ERROR, self._pricer, start,
+                          max_tokens=self.max_tokens, max_cost=self.max_cost)
         if isinstance(view, SpanView):
             ctx = span.context
             self.engine.record(view, ctx.span_id.to_bytes(8, "big") if ctx is not None else b"")

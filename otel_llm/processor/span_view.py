@@ -10,8 +10,13 @@ know which convention a span followed:
 - OpenLLMetry and OpenLIT (``gen_ai.*`` plus ``llm.request.type`` and
   OpenLIT's single-float ``gen_ai.usage.cost``);
 - OpenInference (``llm.model_name``, ``llm.provider``, ``llm.token_count.*``);
-- the Anthropic SDK's own spans (scope ``com.anthropic.sdk.python``, cache
-  writes as ``gen_ai.usage.cache_write.input_tokens``).
+- the Anthropic SDK's own spans (scope ``com.anthropic.sdk.python`` and its
+  platform variants ``...python.bedrock``/``.vertex``/...: cache writes as
+  ``gen_ai.usage.cache_write.input_tokens``, the stop reason as
+  ``anthropic.message.stop_reason``, no cost). The SDK puts
+  ``gen_ai.provider.name`` on every API call's span (``count_tokens``,
+  ``models.list``...); only those with ``gen_ai.operation.name`` are GenAI
+  operations.
 
 Input is a plain mapping holding only the keys in :data:`WANTED` (the OTLP
 decoder copies just those out of a protobuf span; SDK spans are read through
@@ -19,8 +24,11 @@ their attribute mapping). A span carrying none of the GenAI marker keys is not
 a GenAI span and yields ``None`` after a handful of dict lookups.
 
 A span whose numbers cannot be trusted (negative or non-integral token counts,
-negative/NaN durations or costs) yields an :class:`Invalid` with a reason, so
-callers count the drop instead of recording garbage.
+negative/NaN durations or costs, or token counts and costs past the sanity
+bounds ``max_tokens`` / ``max_cost``: reasons ``absurd_tokens`` / ``absurd_cost``)
+yields an :class:`Invalid` with a reason, so callers count the drop instead of
+recording garbage. Foreign spans without a cost are priced at the span's start
+time (``start_ns``), not at the time they arrive.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ WANTED: frozenset[str] = frozenset({
     sc.GEN_AI_RESPONSE_FINISH_REASONS, sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
     sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS,
     sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    sc.ANTHROPIC_NATIVE_CACHE_WRITE_INPUT_TOKENS,
+    sc.ANTHROPIC_NATIVE_CACHE_WRITE_INPUT_TOKENS, sc.ANTHROPIC_NATIVE_STOP_REASON,
     sc.GEN_AI_USAGE_PROMPT_TOKENS, sc.GEN_AI_USAGE_COMPLETION_TOKENS,
     sc.ERROR_TYPE, sc.GEN_AI_USAGE_COST_AMOUNT, sc.GEN_AI_USAGE_COST_CURRENCY, sc.OPENLIT_USAGE_COST,
     sc.OTEL_LLM_COST_UNPRICED, sc.OTEL_LLM_USAGE_REPORTED,
@@ -117,6 +125,8 @@ def _tokens(value: Any) -> int | None:
             raise ValueError("bad_tokens")
         return int(value)
     if isinstance(value, str) and value.isdigit():  # some instrumentations send strings
+        if len(value) > 18:  # past int64, and past what int() parses cheaply
+            raise ValueError("absurd_tokens")
         return int(value)
     raise ValueError("bad_tokens")
 
@@ -135,18 +145,30 @@ def _label(value: Any) -> str:
     return value if type(value) is str else str(value)
 
 
+def is_anthropic_native(scope: str) -> bool:
+    """The Anthropic SDK's own tracer, direct or through a platform client (Bedrock, Vertex...)."""
+    return scope.startswith(sc.ANTHROPIC_NATIVE_SCOPE)
+
+
 def build_view(a: Mapping[str, Any], service: str, scope: str, duration: float,
-               status_error: bool, pricer: Any) -> SpanView | Invalid | None:
-    """Normalise one span's wanted attributes; ``None`` if it is not a GenAI span."""
+               status_error: bool, pricer: Any, start_ns: int | None = None, *,
+               max_tokens: int = sc.MAX_TOKENS_PER_CALL,
+               max_cost: float = sc.MAX_COST_PER_CALL_USD) -> SpanView | Invalid | None:
+    """Normalise one span's wanted attributes; ``None`` if it is not a GenAI span.
+
+    ``start_ns``: the span's start (Unix ns), the time its usage is priced at.
+    """
     get = a.get
-    provider = get(sc.GEN_AI_PROVIDER_NAME) or get(sc.GEN_AI_SYSTEM)
     operation = get(sc.GEN_AI_OPERATION_NAME)
+    if operation is None and is_anthropic_native(scope):
+        return None  # count_tokens, models.list...: the SDK's spans of calls that generate nothing
+    provider = get(sc.GEN_AI_PROVIDER_NAME) or get(sc.GEN_AI_SYSTEM)
     request_model = get(sc.GEN_AI_REQUEST_MODEL)
     if operation is None and provider is None and request_model is None:
-        # Not an OpenTelemetry GenAI span; maybe OpenInference or the Anthropic SDK.
+        # Not an OpenTelemetry GenAI span; maybe OpenInference.
         kind = get(sc.OPENINFERENCE_SPAN_KIND)
         request_model = get(sc.OPENINFERENCE_MODEL_NAME)
-        if kind is None and request_model is None and scope != sc.ANTHROPIC_NATIVE_SCOPE:
+        if kind is None and request_model is None:
             return None
         operation = _OPENINFERENCE_KIND_OPERATION.get(kind, "") if kind is not None else ""
         if kind is not None and operation == "" and request_model is None:
@@ -155,7 +177,7 @@ def build_view(a: Mapping[str, Any], service: str, scope: str, duration: float,
     if operation is None:
         rt = get(sc.OPENLLMETRY_REQUEST_TYPE)
         operation = _REQUEST_TYPE_OPERATION.get(str(rt), str(rt or ""))
-    if provider is None and scope == sc.ANTHROPIC_NATIVE_SCOPE:
+    if provider is None and is_anthropic_native(scope):
         provider = sc.Provider.ANTHROPIC
     if request_model is None:
         request_model = get(sc.OPENINFERENCE_MODEL_NAME)
@@ -187,6 +209,9 @@ def build_view(a: Mapping[str, Any], service: str, scope: str, duration: float,
                                 sc.OPENINFERENCE_TOKEN_COUNT_CACHE_WRITE)) or 0
         except ValueError as exc:
             return Invalid(str(exc))
+        if (inp is not None and inp > max_tokens) or (out is not None and out > max_tokens) \
+                or cr > max_tokens or cw > max_tokens:
+            return Invalid("absurd_tokens")
 
     cost = get(sc.GEN_AI_USAGE_COST_AMOUNT)
     if cost is not None:
@@ -198,6 +223,8 @@ def build_view(a: Mapping[str, Any], service: str, scope: str, duration: float,
     if cost is not None:
         if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0.0 <= cost < math.inf:
             return Invalid("invalid_cost")
+        if cost > max_cost:
+            return Invalid("absurd_cost")
         cost = float(cost)
     unpriced = False
     if cost is None and (inp is not None or out is not None):
@@ -205,9 +232,11 @@ def build_view(a: Mapping[str, Any], service: str, scope: str, duration: float,
             unpriced = True
         else:
             priced = pricer.price(provider, response_model or request_model or get(sc.OPENINFERENCE_MODEL_NAME),
-                                  inp or 0, out or 0, cr, cw)
+                                  inp or 0, out or 0, cr, cw, start_ns or None)
             if priced is None:
                 unpriced = True
+            elif priced.amount > max_cost:
+                return Invalid("absurd_cost")
             else:
                 cost = priced.amount
 
@@ -216,9 +245,11 @@ def build_view(a: Mapping[str, Any], service: str, scope: str, duration: float,
         _label(error_type), service,
         _label(get(sc.FEATURE)), _label(get(sc.EXPERIMENT)), _label(get(sc.VARIANT)),
     )
+    finish = get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
+    if finish is None:
+        finish = get(sc.ANTHROPIC_NATIVE_STOP_REASON)  # only the Anthropic SDK's spans carry it
     return SpanView(
-        labels, duration, ttfc, inp, out, cost, unpriced,
-        get(sc.GEN_AI_RESPONSE_FINISH_REASONS),
+        labels, duration, ttfc, inp, out, cost, unpriced, finish,
         _label(get(sc.USER_ID)), _label(get(sc.CUSTOMER_ID)),
         _label(get(sc.GEN_AI_RESPONSE_ID)),
     )

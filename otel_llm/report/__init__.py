@@ -33,9 +33,9 @@ recording rules need not be loaded.
 
 from __future__ import annotations
 
+from otel_llm.prometheus_api import PrometheusClient, PrometheusError, PrometheusUnreachable, QueryFailed
 from otel_llm.report.build import AlertRow, MetricRow, MoverRow, Report, SpenderRow, build_report
 from otel_llm.report.deliver import DeliveryFailed, post_json
-from otel_llm.report.prometheus import PrometheusClient, PrometheusError, PrometheusUnreachable, QueryFailed
 from otel_llm.report.render import to_json, to_markdown, to_slack, to_table
 
 __all__ = [

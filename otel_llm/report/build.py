@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from otel_llm.monitoring.config import duration_seconds
+from otel_llm.prometheus_api import PrometheusClient, QueryFailed, Sample
 from otel_llm.report import queries as q
-from otel_llm.report.prometheus import PrometheusClient, QueryFailed, Sample
 from otel_llm.semconv import OVERFLOW_VALUE
 
 __all__ = ["AlertRow", "MetricRow", "MoverRow", "Report", "SpenderRow", "build_report"]

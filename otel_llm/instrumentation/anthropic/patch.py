@@ -33,6 +33,7 @@ from otel_llm.instrumentation.anthropic.streams import (
     MessageEventBuffer,
 )
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
+from otel_llm.instrumentation.streaming import _proxy_init
 from otel_llm.instrumentation.suppression import is_suppressed
 from otel_llm.instrumentation.wrapping import Integration, apply_outcome
 from otel_llm.pricing import Pricer
@@ -69,15 +70,14 @@ class Anthropic(Integration):
         self.async_raw_types = async_raw_types
 
     def provider(self, instance: Any, kwargs: Mapping[str, Any]) -> str:
-        return req.provider_of(getattr(instance, "_client", None))
+        return req.describe(getattr(instance, "_client", None))[0]
 
     def server(self, instance: Any, kwargs: Mapping[str, Any]) -> tuple[str | None, int | None]:
-        return req.server_of(getattr(instance, "_client", None))
+        return req.describe(getattr(instance, "_client", None))[1:]
 
     def start(self, instance: Any, kwargs: Mapping[str, Any], extra: Mapping[str, Any] | None,
               stream: bool | None = None) -> GenAICall:
-        client = getattr(instance, "_client", None)
-        host, port = req.server_of(client)
+        provider, host, port = req.describe(getattr(instance, "_client", None))
         attrs = req.request_attributes(kwargs)
         if extra:
             attrs.update(extra)
@@ -87,8 +87,9 @@ class Anthropic(Integration):
             instructions = req.system_instructions(kwargs, self.policy)
             if instructions is not None:
                 attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+        model = kwargs.get("model")
         return GenAICall(
-            self.tracer, self.operation, req.provider_of(client), self.model(instance, kwargs),
+            self.tracer, self.operation, provider, model if type(model) is str else None,
             server_address=host, server_port=port,
             stream=kwargs.get("stream") is True if stream is None else stream,
             request_attributes=attrs, input_messages=messages, policy=self.policy, pricer=self.pricer,
@@ -102,15 +103,22 @@ class Anthropic(Integration):
         _recording.reset(token)
 
     def finish(self, call: GenAICall, result: Any, is_async: bool, token: Any = None, parsed: Any = None) -> Any:
+        # Streams first: a plain class check, where the pydantic Message check goes through ABCMeta.
+        if isinstance(result, self.stream_types):
+            cls = AsyncAnthropicStream if is_async else AnthropicStream
+            # new_stream_proxy(cls, result, call, buffer), written out: no __init__ frame.
+            buffer = MessageEventBuffer(self.policy.enabled)
+            buffer.call = call
+            proxy = cls.__new__(cls)
+            _proxy_init(proxy, result)
+            proxy._self_rec = buffer
+            return proxy
         if isinstance(result, self.message_types):
             record_message(call, result)
             call.end()
             return result
-        if isinstance(result, self.stream_types):
-            cls = AsyncAnthropicStream if is_async else AnthropicStream
-            return cls(result, call, MessageEventBuffer(self.policy.enabled))
         if parsed is None and isinstance(result, self.raw_types) and _read_raw(result):
-            parsed = result.parse()  # cached by the SDK: the caller's parse() returns the same object
+            parsed = result.parse()  # type: ignore[attr-defined]  # cached: the caller's parse() gets the same object
         if isinstance(parsed, self.message_types):
             record_message(call, parsed)
         call.end()
@@ -119,7 +127,7 @@ class Anthropic(Integration):
     async def finish_async(self, call: GenAICall, result: Any, token: Any = None) -> Any:
         parsed = None
         if isinstance(result, self.async_raw_types) and _read_raw(result):
-            parsed = await result.parse()
+            parsed = await result.parse()  # type: ignore[attr-defined]
         return self.finish(call, result, True, token, parsed)
 
 

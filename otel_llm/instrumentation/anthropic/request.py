@@ -37,23 +37,46 @@ def server_of(client: Any) -> tuple[str | None, int | None]:
         return None, None
 
 
-_REQUEST_KEYS = (
-    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS, (int,)),
-    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE, (int, float)),
-    ("top_p", semconv.GEN_AI_REQUEST_TOP_P, (int, float)),
-    ("top_k", semconv.GEN_AI_REQUEST_TOP_K, (int, float)),
-)
+# id(base_url) -> (base_url, client type, (provider, host, port)); the strong ref keeps the id unique.
+_described: dict[int, tuple[Any, type, tuple[str, str | None, int | None]]] = {}
+
+
+def describe(client: Any) -> tuple[str, str | None, int | None]:
+    """``(provider, host, port)`` of a client, worked out once per ``base_url`` object and client class."""
+    url = getattr(client, "_base_url", None)
+    hit = _described.get(id(url))
+    if hit is not None and hit[0] is url and hit[1] is type(client):
+        return hit[2]
+    host, port = server_of(client)
+    result = (provider_of(client), host, port)
+    if url is not None:
+        if len(_described) > 256:
+            _described.clear()
+        _described[id(url)] = (url, type(client), result)
+    return result
+
+
+_REQUEST_KEYS = {
+    "max_tokens": (semconv.GEN_AI_REQUEST_MAX_TOKENS, (int,)),
+    "temperature": (semconv.GEN_AI_REQUEST_TEMPERATURE, (int, float)),
+    "top_p": (semconv.GEN_AI_REQUEST_TOP_P, (int, float)),
+    "top_k": (semconv.GEN_AI_REQUEST_TOP_K, (int, float)),
+}
+_KNOWN = frozenset((*_REQUEST_KEYS, "stop_sequences"))
 
 
 def request_attributes(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
-    for key, attr, types in _REQUEST_KEYS:
-        value = kwargs.get(key)
-        if isinstance(value, types) and not isinstance(value, bool):
+    # Only the keyword arguments we record, found by one C-level set intersection.
+    for key in kwargs.keys() & _KNOWN:
+        value = kwargs[key]
+        if key == "stop_sequences":
+            if isinstance(value, (list, tuple)) and all(isinstance(s, str) for s in value):
+                attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(value)
+            continue
+        attr, types = _REQUEST_KEYS[key]
+        if type(value) in types or (isinstance(value, types) and not isinstance(value, bool)):
             attrs[attr] = value
-    stops = kwargs.get("stop_sequences")
-    if isinstance(stops, (list, tuple)) and all(isinstance(s, str) for s in stops):
-        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stops)
     return attrs
 
 

@@ -13,25 +13,37 @@ from typing import Any
 from otel_llm.instrumentation.genai_call import GenAICall
 
 
-def _count(usage: Any, name: str) -> int | None:
-    value = getattr(usage, name, None)
-    return value if type(value) is int and value >= 0 else None
-
-
-def record_usage(call: GenAICall, usage: Any, *, output_known: bool = True) -> None:
-    """Usage of a Message; ``output_known=False`` for a stream cut before ``message_delta``."""
+def record_usage(call: GenAICall, usage: Any) -> None:
+    """Usage of a Message (``usage``: the SDK's ``Usage`` object, or ``None``)."""
     if usage is None:
         return
-    uncached = _count(usage, "input_tokens")
-    cache_read = _count(usage, "cache_read_input_tokens") or 0
-    cache_creation = _count(usage, "cache_creation_input_tokens") or 0
-    details = getattr(usage, "output_tokens_details", None)
+    record_counts(
+        call,
+        getattr(usage, "input_tokens", None),
+        getattr(usage, "output_tokens", None),
+        getattr(usage, "cache_read_input_tokens", None),
+        getattr(usage, "cache_creation_input_tokens", None),
+        getattr(usage, "output_tokens_details", None),
+    )
+
+
+def record_counts(call: GenAICall, input_tokens: Any, output_tokens: Any, cache_read: Any, cache_creation: Any,
+                  output_details: Any) -> None:
+    """Anthropic's counts onto the call (``output_tokens=None``: unknown, e.g. a stream cut before ``message_delta``).
+
+    Only non-negative ints count; anything else is dropped (``GenAICall.set_usage`` checks the sums).
+    """
+    if not (type(cache_read) is int and cache_read >= 0):
+        cache_read = 0
+    if not (type(cache_creation) is int and cache_creation >= 0):
+        cache_creation = 0
     call.set_usage(
-        input_tokens=None if uncached is None else uncached + cache_read + cache_creation,
-        output_tokens=_count(usage, "output_tokens") if output_known else None,
+        input_tokens=input_tokens + cache_read + cache_creation
+        if type(input_tokens) is int and input_tokens >= 0 else None,
+        output_tokens=output_tokens,
         cache_read_tokens=cache_read,
         cache_creation_tokens=cache_creation,
-        reasoning_tokens=_count(details, "thinking_tokens") if details is not None else None,
+        reasoning_tokens=getattr(output_details, "thinking_tokens", None) if output_details is not None else None,
     )
 
 

@@ -16,27 +16,31 @@ from __future__ import annotations
 from typing import Any
 
 from otel_llm import semconv
-from otel_llm.instrumentation.anthropic.response import record_usage
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm.instrumentation.genai_call import GenAICall
+from otel_llm.instrumentation.streaming import StreamRecorder
 
 
-class MessageEventBuffer:
-    """Accumulates what the span needs from the raw events; text only when content capture is on."""
+class MessageEventBuffer(StreamRecorder):
+    """Keeps what the span needs from the raw events; text only when content capture is on.
 
-    __slots__ = ("capture", "message", "usage", "stop_reason", "delta_seen", "stopped", "text")
+    Per event it only compares the type and keeps a reference: the ``message_start``
+    message and the ``message_delta`` events are read once, when the span ends.
+    """
+
+    __slots__ = ("capture", "message", "deltas", "stopped", "text")
 
     def __init__(self, capture: bool) -> None:
+        self.call = None
+        self.finished = False
         self.capture = capture
         self.message: Any = None
-        self.usage: dict[str, Any] = {}
-        self.stop_reason: str | None = None
-        self.delta_seen = False
+        self.deltas: list[Any] = []  # message_delta events (one in a normal stream)
         self.stopped = False
         self.text: list[str] = []
 
     def add(self, event: Any) -> None:
-        kind = getattr(event, "type", None)
+        kind = event.type
         if kind == "content_block_delta":
             if self.capture:
                 delta = event.delta
@@ -44,53 +48,66 @@ class MessageEventBuffer:
                     self.text.append(delta.text)
         elif kind == "message_start":
             self.message = event.message
-            self._merge(getattr(event.message, "usage", None))
         elif kind == "message_delta":
-            self.delta_seen = True
-            reason = getattr(event.delta, "stop_reason", None)
-            if reason:
-                self.stop_reason = reason
-            self._merge(getattr(event, "usage", None))
+            self.deltas.append(event)
         elif kind == "message_stop":
             self.stopped = True
 
-    def _merge(self, usage: Any) -> None:
-        # message_delta repeats the cumulative counts it has; fields it leaves out (None) keep their value.
-        if usage is None:
-            return
-        for name in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
-                     "output_tokens_details"):
-            value = getattr(usage, name, None)
-            if value is not None:
-                self.usage[name] = value
-
     def finish_call(self, call: GenAICall) -> None:
         message = self.message
+        stop_reason = None
         if message is not None:
-            call.set_response(
-                model=getattr(message, "model", None),
-                response_id=getattr(message, "id", None),
-                finish_reasons=[self.stop_reason] if self.stop_reason else None,
+            usage = getattr(message, "usage", None)
+            inp = getattr(usage, "input_tokens", None)
+            out = getattr(usage, "output_tokens", None)
+            cache_read = getattr(usage, "cache_read_input_tokens", None)
+            cache_creation = getattr(usage, "cache_creation_input_tokens", None)
+            details = getattr(usage, "output_tokens_details", None)
+            # message_delta repeats the cumulative counts it has; a field it leaves out (None)
+            # keeps the value message_start (or an earlier delta) gave.
+            for event in self.deltas:
+                reason = getattr(event.delta, "stop_reason", None)
+                if reason:
+                    stop_reason = reason
+                usage = getattr(event, "usage", None)
+                if usage is None:
+                    continue
+                value = getattr(usage, "input_tokens", None)
+                if value is not None:
+                    inp = value
+                value = getattr(usage, "output_tokens", None)
+                if value is not None:
+                    out = value
+                value = getattr(usage, "cache_read_input_tokens", None)
+                if value is not None:
+                    cache_read = value
+                value = getattr(usage, "cache_creation_input_tokens", None)
+                if value is not None:
+                    cache_creation = value
+                value = getattr(usage, "output_tokens_details", None)
+                if value is not None:
+                    details = value
+            # Anthropic's input_tokens excludes cache tokens; gen_ai.usage.input_tokens includes them.
+            if not (type(cache_read) is int and cache_read >= 0):
+                cache_read = 0
+            if not (type(cache_creation) is int and cache_creation >= 0):
+                cache_creation = 0
+            call.set_result(
+                getattr(message, "model", None), getattr(message, "id", None),
+                [stop_reason] if stop_reason else None,
+                inp + cache_read + cache_creation if type(inp) is int and inp >= 0 else None,
+                out if self.deltas else None,  # no message_delta: output unknown, not 1 or 0
+                cache_read, cache_creation,
+                getattr(details, "thinking_tokens", None) if details is not None else None,
             )
-            record_usage(call, _Usage(self.usage), output_known=self.delta_seen)
         if not self.stopped:
             call.set_attribute(semconv.OTEL_LLM_STREAM_INCOMPLETE, True)
         if self.capture and message is not None:
             call.set_output_messages([{
                 "role": "assistant",
                 "parts": [{"type": "text", "content": "".join(self.text)}],
-                "finish_reason": self.stop_reason or "error",
+                "finish_reason": stop_reason or "error",
             }])
-
-
-class _Usage:
-    __slots__ = ("_values",)
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        return self._values.get(name)
 
 
 # The proxies: buffer-driven, with the fast ``for`` path the SDK's MessageStream uses.

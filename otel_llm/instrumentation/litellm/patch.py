@@ -138,9 +138,9 @@ class ChunkBuffer:
             if getattr(choice, "finish_reason", None):
                 self.finish.append(choice.finish_reason)
             if self.capture:
-                delta = getattr(choice, "delta", None)
-                if getattr(delta, "content", None):
-                    self.text.append(delta.content)
+                content = getattr(getattr(choice, "delta", None), "content", None)
+                if content:
+                    self.text.append(content)
 
     def finish_call(self, call: GenAICall) -> None:
         if self.last is not None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from otel_llm import semconv
@@ -26,6 +27,7 @@ from otel_llm.instrumentation import hooks
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.request import ServerResolver
 from otel_llm.instrumentation.openai.streams import AsyncOpenAIStream, OpenAIStream, RawStreamResponse
+from otel_llm.instrumentation.streaming import _proxy_init
 from otel_llm.instrumentation.suppression import is_suppressed
 from otel_llm.pricing import Pricer
 
@@ -148,7 +150,10 @@ def _refused(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: Mapping[st
 def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_async: bool) -> Any:
     """Finish the span from the result, or wrap a stream; always return what the caller should get."""
     try:
-        call.detach()
+        token = call._token  # call.detach(), written out: this runs on every call
+        if token is not None:
+            call._token = None
+            otel_context.detach(token)
         raw_type = t.raw_response_type
         if raw_type is not None and isinstance(result, raw_type):  # with_raw_response
             if getattr(result, "_stream", False) and endpoint.stream_buffer is not None:
@@ -165,7 +170,13 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
             return result
         if endpoint.stream_buffer is not None and isinstance(result, t.stream_types):
             stream_cls = AsyncOpenAIStream if is_async else OpenAIStream
-            return stream_cls(result, call, endpoint.stream_buffer(t.policy.enabled))
+            # new_stream_proxy(stream_cls, result, call, buffer), written out: no __init__ frame.
+            buffer = endpoint.stream_buffer(t.policy.enabled)
+            buffer.call = call
+            proxy = stream_cls.__new__(stream_cls)
+            _proxy_init(proxy, result)
+            proxy._self_rec = buffer
+            return proxy
         endpoint.record(call, result)
         call.end()
     except Exception:  # noqa: BLE001

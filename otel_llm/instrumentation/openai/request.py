@@ -147,14 +147,21 @@ _CHAT_NUMBERS = {
 }
 
 
+_CHAT_KEYS = frozenset((*_CHAT_NUMBERS, "stop", "n", "response_format", "service_tier"))
+
+
 def chat_request_attributes(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    # One pass over the (few) keyword arguments the caller gave, not over every parameter we know.
+    # Only the keyword arguments we record, found by one C-level set intersection
+    # (model, messages, stream... are never looked at here).
     attrs: dict[str, Any] = {}
-    for key, value in kwargs.items():
+    for key in kwargs.keys() & _CHAT_KEYS:
+        value = kwargs[key]
         attr = _CHAT_NUMBERS.get(key)
         if attr is not None:
-            value = _number(value)
-            if value is not None and not (key == "max_tokens" and attr in attrs):
+            # Omit/NotGiven sentinels and None fall through: only real numbers are recorded.
+            t = type(value)
+            if (t is float or t is int) and not (key == "max_tokens" and "max_completion_tokens" in kwargs
+                                                and _number(kwargs["max_completion_tokens"]) is not None):
                 attrs[attr] = value
         elif key == "stop":
             stops = _stop_sequences(value)
@@ -168,7 +175,7 @@ def chat_request_attributes(kwargs: Mapping[str, Any]) -> dict[str, Any]:
             output_type = _output_type(value)
             if output_type:
                 attrs[semconv.GEN_AI_OUTPUT_TYPE] = output_type
-        elif key == "service_tier" and type(value) is str:
+        elif type(value) is str:  # service_tier
             attrs[semconv.OPENAI_REQUEST_SERVICE_TIER] = value
     return attrs
 

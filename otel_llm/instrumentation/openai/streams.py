@@ -12,22 +12,26 @@ from typing import Any
 import wrapt
 
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
+from otel_llm import semconv
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
-from otel_llm.instrumentation.openai.response import _openai_extras, record_chat_usage, record_response
+from otel_llm.instrumentation.openai.response import record_response
+from otel_llm.instrumentation.streaming import StreamRecorder
 
 _NONE: dict[Any, Any] = {}  # shared, never written: content capture is off
 
 
-class ChatStreamBuffer:
+class ChatStreamBuffer(StreamRecorder):
     """Chat Completions chunks: id, model, finish reasons, usage (final chunk), text and tool calls."""
 
-    __slots__ = ("capture", "last", "usage", "finish", "text", "tools")
+    __slots__ = ("capture", "last", "usage", "reasons", "text", "tools")
 
     def __init__(self, capture: bool) -> None:
+        self.call = None
+        self.finished = False
         self.capture = capture
         self.last: Any = None  # the latest chunk carrying id/model/fingerprint
         self.usage: Any = None
-        self.finish: dict[int, str] = {}
+        self.reasons: dict[int, str] = {}  # choice index -> finish reason
         # Text and tool calls are only accumulated when content is captured.
         self.text: dict[int, list[str]] = {} if capture else _NONE
         self.tools: dict[int, dict[int, dict[str, Any]]] = {} if capture else _NONE
@@ -41,7 +45,7 @@ class ChatStreamBuffer:
             self.usage = usage
         for choice in chunk.choices:
             if choice.finish_reason:
-                self.finish[choice.index] = choice.finish_reason
+                self.reasons[choice.index] = choice.finish_reason
             if self.capture:
                 delta = choice.delta
                 if delta is None:
@@ -62,36 +66,58 @@ class ChatStreamBuffer:
                             slot["arguments"] += fn.arguments
 
     def finish_call(self, call: GenAICall) -> None:
+        # Read once, here, what the chunks carried: the same fields record_chat_completion reads.
         last = self.last
-        if last is not None:
-            call.set_response(
-                model=getattr(last, "model", None),
-                response_id=getattr(last, "id", None),
-                finish_reasons=[self.finish[i] for i in sorted(self.finish)],
-            )
-            _openai_extras(call, last)
-        record_chat_usage(call, self.usage)
-        if self.capture and (self.text or self.tools or self.finish):
-            indexes = sorted(set(self.text) | set(self.tools) | set(self.finish))
+        if last is None:
+            return
+        reasons = self.reasons
+        pending = call._pending  # the span is still open: written with the others at end()
+        fingerprint = getattr(last, "system_fingerprint", None)
+        if fingerprint:
+            pending[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+        tier = getattr(last, "service_tier", None)
+        if tier:
+            pending[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier if type(tier) is str else str(tier)
+        usage = self.usage
+        if usage is None:
+            inp = out = cache_read = cache_write = reasoning = None
+        else:
+            inp = getattr(usage, "prompt_tokens", None)
+            out = getattr(usage, "completion_tokens", None)
+            ptd = getattr(usage, "prompt_tokens_details", None)
+            # Newer SDKs report prompt-cache writes (priced at their own rate where they cost extra).
+            cache_read = getattr(ptd, "cached_tokens", None) if ptd is not None else None
+            cache_write = getattr(ptd, "cache_write_tokens", None) if ptd is not None else None
+            ctd = getattr(usage, "completion_tokens_details", None)
+            reasoning = getattr(ctd, "reasoning_tokens", None) if ctd is not None else None
+        call.set_result(
+            getattr(last, "model", None), getattr(last, "id", None),
+            list(reasons.values()) if len(reasons) < 2 else [reasons[i] for i in sorted(reasons)],
+            inp, out, cache_read, cache_write, reasoning,
+        )
+        if self.capture and (self.text or self.tools or self.reasons):
+            indexes = sorted(set(self.text) | set(self.tools) | set(self.reasons))
             messages = []
             for i in indexes:
                 parts: list[dict[str, Any]] = []
                 if i in self.text:
                     parts.append({"type": "text", "content": "".join(self.text[i])})
                 parts.extend(self.tools.get(i, {}).values())
-                messages.append({"role": "assistant", "parts": parts, "finish_reason": self.finish.get(i, "error")})
+                messages.append({"role": "assistant", "parts": parts, "finish_reason": self.reasons.get(i, "error")})
             call.set_output_messages(messages)
 
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
-class ResponsesStreamBuffer:
+class ResponsesStreamBuffer(StreamRecorder):
     """Responses API events: the final ``response.*`` event carries the whole response and usage."""
 
     __slots__ = ("capture", "created", "final")
 
     def __init__(self, capture: bool) -> None:
+        self.call = None
+        self.finished = False
         self.capture = capture
         self.created: Any = None
         self.final: Any = None

@@ -2,7 +2,8 @@
 
 Accepts OTLP traces (and logs carrying ``gen_ai.evaluation.result`` events)
 over gRPC and HTTP, derives the metrics of ``otel_llm.semconv.METRICS`` and
-serves them on ``/metrics``. See docs/collector.md for flags, the config file,
+serves them on ``/metrics``, together with the drift detectors' metrics
+(``otel_llm.drift``, on unless ``drift.enabled`` is false). See docs/collector.md for flags, the config file,
 auth, TLS and limits. Programmatic use (tests, embedding)::
 
     from otel_llm.processor.config import load_config
@@ -25,7 +26,7 @@ from typing import Any
 from prometheus_client.registry import CollectorRegistry
 
 from otel_llm.processor.aggregate import MetricsEngine
-from otel_llm.processor.config import CollectorConfig
+from otel_llm.processor.config import CollectorConfig, ConfigError
 from otel_llm.processor.receiver.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -39,37 +40,64 @@ def _split(address: str) -> tuple[str, int]:
 
 
 class Receiver:
-    """The whole service: pipeline, gRPC and HTTP listeners, metrics endpoint."""
+    """The whole service: pipeline, gRPC and HTTP listeners, metrics endpoint.
+
+    Raises :class:`~otel_llm.processor.config.ConfigError` when a file the
+    config names is unusable (e.g. ``prices_file``).
+    """
 
     def __init__(self, config: CollectorConfig, *, pricer: Any = None,
                  registry: CollectorRegistry | None = None) -> None:
         self.config = config
         self.registry = registry if registry is not None else CollectorRegistry()
         if pricer is None:
-            from otel_llm.pricing import Pricer, default_pricer
+            from otel_llm.pricing import Pricer, PricesFileError, default_pricer
 
-            pricer = Pricer(overrides_file=config.prices_file) if config.prices_file else default_pricer()
+            try:
+                pricer = Pricer(overrides_file=config.prices_file) if config.prices_file else default_pricer()
+            except PricesFileError as exc:
+                raise ConfigError(f"config: prices_file: {exc}") from None
         m = config.metrics
         self.engine = MetricsEngine(top_n=m.top_n, max_label_values=m.max_label_values,
                                     max_label_length=config.limits.max_attribute_length,
                                     max_series=m.max_series, recent_calls=m.recent_calls)
         self.engine.register(self.registry)
+        self.drift = self._drift_monitor()
         self.pipeline = Pipeline(self.engine, pricer, self.registry,
                                  max_pending_requests=config.limits.max_pending_requests,
-                                 max_attribute_length=config.limits.max_attribute_length)
+                                 max_attribute_length=config.limits.max_attribute_length, drift=self.drift,
+                                 max_tokens_per_span=config.limits.max_tokens_per_span,
+                                 max_cost_per_span_usd=config.limits.max_cost_per_span_usd)
         self._token = config.bearer_token()
         # POST /v1/feedback: stored in the eval store, counted by this engine (see otel_llm.feedback).
         from otel_llm.feedback.endpoint import FeedbackEndpoint
         from otel_llm.processor.span_processor import evaluation_from_attributes
 
         engine = self.engine
-        self.feedback = FeedbackEndpoint(lambda attrs, span_id: evaluation_from_attributes(engine, attrs, span_id),
-                                         store=config.eval_store, registry=self.registry)
+
+        def apply_feedback(attrs: dict[str, Any], span_id: str) -> None:
+            evaluation_from_attributes(engine, attrs, span_id)  # a drop is counted by the engine
+
+        self.feedback = FeedbackEndpoint(apply_feedback, store=config.eval_store, registry=self.registry)
         self._started = False
         self._stopped = threading.Event()
         self.grpc: Any = None
         self.http: Any = None
         self.web: Any = None
+
+    def _drift_monitor(self) -> Any:
+        """The drift detectors (``otel_llm.drift``), fed every received GenAI span; ``None`` if disabled."""
+        cfg = self.config.drift
+        if not cfg.enabled:
+            return None
+        try:
+            from otel_llm.drift import DriftConfig, DriftMonitor
+        except ImportError as exc:  # NumPy/SciPy missing: the metrics still work
+            log.warning("otel-llm collector: drift detection off: %s", exc)
+            return None
+        return DriftMonitor(DriftConfig(sample_rate=cfg.sample_rate,
+                                        state_file=str(cfg.state_file) if cfg.state_file else None),
+                            registry=self.registry)
 
     def ready(self) -> bool:
         return self._started and self.pipeline.accepting
@@ -127,6 +155,8 @@ class Receiver:
         if self.web is not None:
             self.web.stop()
         self.feedback.close()
+        if self.drift is not None:
+            self.drift.shutdown()  # finishes queued spans' detection, saves baselines if configured
         self._stopped.set()
         return drained
 

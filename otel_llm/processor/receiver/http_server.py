@@ -88,6 +88,7 @@ class _Server(ThreadingHTTPServer):
     otlp: bool
     ready: Any
     feedback: Any = None  # otel_llm.feedback.endpoint.FeedbackEndpoint, on the OTLP listener
+    alerts: Any = None  # otel_llm.guard.alerts.AlertState, for /v1/alerts
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -88,9 +88,13 @@ class Pipeline:
     """Turns OTLP request bodies into metric updates, with admission control."""
 
     def __init__(self, engine: MetricsEngine, pricer: Any, registry: CollectorRegistry, *,
-                 max_pending_requests: int = 8, max_attribute_length: int = 256) -> None:
+                 max_pending_requests: int = 8, max_attribute_length: int = 256, drift: Any = None,
+                 max_tokens_per_span: int = sc.MAX_TOKENS_PER_CALL,
+                 max_cost_per_span_usd: float = sc.MAX_COST_PER_CALL_USD) -> None:
         self.engine = engine
-        self.ingest = TraceIngest(engine, pricer, max_attribute_length)
+        self.ingest = TraceIngest(engine, pricer, max_attribute_length, drift=drift,
+                                  max_tokens_per_span=max_tokens_per_span,
+                                  max_cost_per_span_usd=max_cost_per_span_usd)
         self.capacity = max_pending_requests
         self.metrics = SelfMetrics(registry, max_pending_requests)
         self._pending = 0
@@ -178,6 +182,15 @@ class Pipeline:
     def _json_to_proto(body: bytes, cls: Any) -> bytes:
         try:
             doc = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise BadRequest(f"malformed OTLP JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            kind = "null" if doc is None else {list: "an array", str: "a string", bool: "a boolean"}.get(
+                type(doc), "a number")
+            raise BadRequest(f"malformed OTLP JSON: expected an object at the top level "
+                             f"(an Export{'Trace' if cls is ExportTraceServiceRequest else 'Logs'}ServiceRequest), "
+                             f"got {kind}")
+        try:
             _hex_ids_to_base64(doc)
             msg = json_format.ParseDict(doc, cls(), ignore_unknown_fields=True)
         except (ValueError, json_format.ParseError, TypeError, RecursionError) as exc:
