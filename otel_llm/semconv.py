@@ -196,6 +196,8 @@ MAX_COST_PER_CALL_USD = 10_000.0
 # Environment variables.
 ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 ENV_PRICES_FILE = "OTEL_LLM_PRICES_FILE"
+# Interface `instrument(metrics_port=...)` serves /metrics on (default 127.0.0.1; 0.0.0.0 in a container).
+ENV_METRICS_HOST = "OTEL_LLM_METRICS_HOST"
 # Path of the embedded eval store (SQLite); default ./otel-llm-evals.sqlite3.
 ENV_EVAL_STORE = "OTEL_LLM_EVAL_STORE"
 # Feature name under which the LLM-as-judge's own calls are attributed (and never sampled).

@@ -220,3 +220,27 @@ def test_an_unusable_state_file_is_ignored(tmp_path):
     app = App(state_file=str(state))
     app.call("hello")
     assert app.monitor.force_flush()
+
+
+def test_anthropic_native_non_generation_spans_are_not_model_calls():
+    """The Anthropic SDK traces count_tokens with a request model but no operation: not a call."""
+    app = App()
+    native = app.monitor  # spans from the SDK's own scope, through the same provider
+    provider = TracerProvider(resource=Resource.create({semconv.SERVICE_NAME: "svc"}))
+    provider.add_span_processor(native)
+    tracer = provider.get_tracer(semconv.ANTHROPIC_NATIVE_SCOPE)
+    with tracer.start_as_current_span("anthropic.messages.count_tokens") as span:
+        span.set_attribute(semconv.GEN_AI_REQUEST_MODEL, "claude-sonnet-4-5")
+    assert app.monitor.force_flush(10_000)
+    assert seen(app) == 0
+    with tracer.start_as_current_span("anthropic.messages.create") as span:
+        span.set_attribute(semconv.GEN_AI_OPERATION_NAME, "chat")
+        span.set_attribute(semconv.GEN_AI_REQUEST_MODEL, "claude-sonnet-4-5")
+    assert app.monitor.force_flush(10_000)
+    assert seen(app) == 1
+
+
+def seen(app: App) -> float:
+    """Spans the monitor took in, whatever it could do with them."""
+    return sum(s.value for m in app.registry.collect() if m.name == "llm_drift_spans" for s in m.samples
+               if s.name == "llm_drift_spans_total")

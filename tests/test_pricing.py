@@ -42,10 +42,24 @@ def test_self_hosted_providers_are_unpriced_without_override(bundled):
     assert bundled.price("openai_compatible", "gpt-4o-mini", 100, 100) is None
 
 
-def test_request_time_is_accepted(bundled):
-    at = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    assert bundled.price("openai", "gpt-4o-mini", 1_000_000, 0, at=at).amount == pytest.approx(0.15)
-    assert bundled.price("openai", "gpt-4o-mini", 1_000_000, 0, at=1_735_689_600_000_000_000).amount == pytest.approx(0.15)
+def test_request_time_selects_the_price_in_force_then(bundled):
+    # o3's price has a start-date condition in genai-prices' data (cut from $10/$40 to $2/$8
+    # per million on 2025-06-10); a pricer that ignored the request time would give one figure.
+    from genai_prices import Usage, calc_price
+
+    usage = dict(input_tokens=1_000_000, output_tokens=500_000, cache_read_tokens=200_000)
+    before, after = datetime(2025, 5, 1, tzinfo=timezone.utc), datetime(2025, 7, 1, tzinfo=timezone.utc)
+    expected = {
+        when: float(calc_price(Usage(**usage), "o3", provider_id="openai", genai_request_timestamp=when).total_price)
+        for when in (before, after)
+    }
+    assert expected[before] != pytest.approx(expected[after])  # the data still has the change
+    args = ("openai", "o3", usage["input_tokens"], usage["output_tokens"], usage["cache_read_tokens"])
+    assert bundled.price(*args, at=before).amount == pytest.approx(expected[before])
+    assert bundled.price(*args, at=after).amount == pytest.approx(expected[after])
+    # Unix nanoseconds, as on a span's start time, select the same prices.
+    assert bundled.price(*args, at=int(before.timestamp() * 1e9)).amount == pytest.approx(expected[before])
+    assert bundled.price(*args, at=int(after.timestamp() * 1e9)).amount == pytest.approx(expected[after])
 
 
 def test_override_file_adds_and_replaces_prices(tmp_path):
@@ -102,3 +116,37 @@ def test_instrument_rejects_bad_prices_file(tmp_path):
     path.write_text("models:\n  - model: m\n")
     with pytest.raises(PricesFileError, match="input_per_mtok"):
         otel_llm.instrument(prices_file=path)
+
+
+def test_instrument_rejects_bad_prices_file_from_the_environment(tmp_path, monkeypatch):
+    # Built at instrument() time: otherwise every call would log the error and lose its cost.
+    import otel_llm
+    from otel_llm import pricing
+
+    path = tmp_path / "prices.yaml"
+    path.write_text("models:\n  - model: m\n    input_per_mtok: 1\n    output_per_mtok: free\n")
+    monkeypatch.setenv("OTEL_LLM_PRICES_FILE", str(path))
+    monkeypatch.setattr(pricing, "_default", None)  # as in a fresh process
+    before = otel_llm._current
+    with pytest.raises(PricesFileError) as caught:
+        otel_llm.instrument()
+    message = str(caught.value)
+    assert message.startswith("$OTEL_LLM_PRICES_FILE: ")
+    assert f"{path}: models[0].output_per_mtok: must be a finite number" in message
+    assert otel_llm._current is before  # nothing was instrumented
+
+
+def test_instrument_loads_a_good_prices_file_from_the_environment(tmp_path, monkeypatch):
+    import otel_llm
+    from otel_llm import pricing
+
+    path = tmp_path / "prices.yaml"
+    path.write_text("models:\n  - provider: vllm\n    model: my-llama\n    input_per_mtok: 1\n    output_per_mtok: 2\n")
+    monkeypatch.setenv("OTEL_LLM_PRICES_FILE", str(path))
+    monkeypatch.setattr(pricing, "_default", None)
+    try:
+        otel_llm.instrument()
+        assert pricing._default is not None  # built eagerly, by instrument()
+        assert pricing.default_pricer().price("vllm", "my-llama", 1_000_000, 1_000_000).amount == pytest.approx(3.0)
+    finally:
+        otel_llm.uninstrument()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
 
 from otel_llm.instrumentation.openai import METHODS
 
@@ -68,3 +75,56 @@ def test_entry_point_is_registered():
 
     assert ep.load() is OpenAIInstrumentor
     assert OpenAIInstrumentor().instrumentation_dependencies() == ("openai >= 1.40, < 4",)
+
+
+APP = """
+from openai import OpenAI
+
+with OpenAI(max_retries=0) as client:
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+print("REPLY", reply.id, flush=True)
+"""
+
+
+def _json_objects(text: str) -> list[dict]:
+    """The spans ConsoleSpanExporter printed: JSON objects one after another."""
+    decoder, found, i = json.JSONDecoder(), [], text.find("{")
+    while i != -1:
+        obj, end = decoder.raw_decode(text, i)
+        found.append(obj)
+        i = text.find("{", end)
+    return found
+
+
+def test_opentelemetry_instrument_records_each_call_once_with_tokens_and_cost(fake_openai, tmp_path):
+    """Zero-code: the real ``opentelemetry-instrument`` command, with opentelemetry-distro configuring the SDK."""
+    command = Path(sys.executable).with_name("opentelemetry-instrument")
+    if not command.exists():
+        pytest.fail(f"{command} is missing: install the test extra (opentelemetry-distro, opentelemetry-instrumentation)")
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    env.update(
+        OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test",
+        OTEL_LLM_PROVIDER_HOSTS="127.0.0.1=openai",  # the fake server stands in for api.openai.com
+        OTEL_SERVICE_NAME="zero-code-app", OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none",
+        # OpenTelemetry's own openai-v2 is installed here too: as the docs say, turn it off or each call counts twice.
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="openai",
+    )
+    out = subprocess.run([str(command), sys.executable, str(app)], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    reply_id = next(line.split()[1] for line in out.stdout.splitlines() if line.startswith("REPLY "))
+    spans = [span for span in _json_objects(out.stdout) if span.get("attributes", {}).get("gen_ai.operation.name")]
+    assert [span["name"] for span in spans] == ["chat gpt-4o-mini"]  # exactly one GenAI span
+    (span,) = spans
+    a = span["attributes"]
+    assert span["kind"] == "SpanKind.CLIENT"
+    assert span["resource"]["attributes"]["service.name"] == "zero-code-app"  # the distro configured the SDK
+    assert a["gen_ai.provider.name"] == "openai" and a["gen_ai.response.id"] == reply_id
+    assert a["gen_ai.usage.input_tokens"] > 0 and a["gen_ai.usage.output_tokens"] > 0
+    # gpt-4o-mini: $0.15 / $0.60 per million input / output tokens.
+    expected = a["gen_ai.usage.input_tokens"] * 0.15e-6 + a["gen_ai.usage.output_tokens"] * 0.60e-6
+    assert a["gen_ai.usage.cost.amount"] == pytest.approx(expected)
+    assert a["gen_ai.usage.cost.currency"] == "USD"

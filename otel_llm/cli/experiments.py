@@ -1,5 +1,7 @@
 """``otel-llm experiments report NAME``: compare an experiment's variants from Prometheus or the eval store.
 
+``--source store`` reads the eval store instead: quality and thumbs-down of
+the sampled interactions only (docs/experiments.md says why).
 Declarations come from ``--config`` (a monitor config with
 ``experiments.declarations``) or ``--experiments`` (a YAML list). An
 experiment declared nowhere is still reported, with the variants Prometheus

@@ -154,6 +154,13 @@ class DriftMonitor(SpanProcessor, Collector):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
+            scope = span.instrumentation_scope
+            if scope is not None and scope.name.startswith(sc.ANTHROPIC_NATIVE_SCOPE):
+                # The Anthropic SDK traces count_tokens, models.list... too: only spans
+                # with an operation name are generations (the processor applies the same rule).
+                attrs = span.attributes
+                if not attrs or attrs.get(sc.GEN_AI_OPERATION_NAME) is None:
+                    return
             ctx = span.context
             sampled = self._sampled(ctx.trace_id if ctx is not None else None)
             resource = span.resource

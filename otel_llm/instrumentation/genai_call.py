@@ -35,10 +35,10 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_llm import __version__, semconv
+from otel_llm import pricing as _pricing
 from otel_llm.attribution import _current as _attribution_scope
 from otel_llm.attribution import current_attributes
 from otel_llm.content import ContentPolicy
-from otel_llm import pricing as _pricing
 from otel_llm.outcomes import _current as _outcome_scope
 from otel_llm.outcomes import note_llm_call
 from otel_llm.pricing import Pricer, default_pricer

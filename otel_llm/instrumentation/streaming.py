@@ -206,20 +206,26 @@ _proxy_init = wrapt.ObjectProxy.__init__
 def new_stream_proxy(cls: type, stream: Any, call: GenAICall, buffer: StreamRecorder) -> Any:
     """``cls(stream, call, buffer)`` for a ``StreamRecorder`` buffer, without the Python ``__init__`` frame.
 
-    Integrations inline these four lines on their hot path; this function documents them
+    Integrations inline these lines on their hot path; this function documents them
     (and is what to call where one frame does not matter).
     """
     proxy = cls.__new__(cls)
     _proxy_init(proxy, stream)
     buffer.call = call
     proxy._self_rec = buffer
+    proxy._self_gen = cls._iterate(stream, buffer)
     return proxy
 
 
 class _StreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Shared state of the sync and async wrappers (``_self_*``: wrapt keeps those on the proxy)."""
+    """Shared state of the sync and async wrappers.
 
-    _self_gen: Any = None  # the generator the proxy hands out, made on first iteration
+    Slots, not wrapt's usual ``_self_*`` instance dict: no dict per stream, and the two
+    reads per stream go straight to the slot.
+    """
+
+    __slots__ = ("_self_rec", "_self_gen")
+    _iterate: Any  # the generator function that feeds the recorder: _chunks or _achunks
 
     def __init__(self, stream: Any, call: GenAICall, buffer: Any) -> None:
         _proxy_init(self, stream)
@@ -227,19 +233,20 @@ class _StreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
             buffer = _Adapted(buffer)
         buffer.call = call
         self._self_rec = buffer
+        # Made now, started on the first next(): the body (and iter() of the SDK stream) runs then.
+        self._self_gen = self._iterate(stream, buffer)
 
 
 class SyncStreamWrapper(_StreamBase):
     """Proxy of a synchronous SDK stream that records its span as it is consumed."""
 
+    _iterate = staticmethod(_chunks)
+
     def __iter__(self) -> Any:
-        gen = self._self_gen
-        if gen is None:
-            gen = self._self_gen = _chunks(self.__wrapped__, self._self_rec)
-        return gen
+        return self._self_gen
 
     def __next__(self) -> Any:
-        return next(self.__iter__())
+        return next(self._self_gen)
 
     def close(self) -> None:
         try:
@@ -268,14 +275,13 @@ class SyncStreamWrapper(_StreamBase):
 class AsyncStreamWrapper(_StreamBase):
     """Proxy of an asynchronous SDK stream (``async for``, ``async with``, ``await close()``)."""
 
+    _iterate = staticmethod(_achunks)
+
     def __aiter__(self) -> Any:
-        gen = self._self_gen
-        if gen is None:
-            gen = self._self_gen = _achunks(self.__wrapped__, self._self_rec)
-        return gen
+        return self._self_gen
 
     def __anext__(self) -> Any:
-        return self.__aiter__().__anext__()
+        return self._self_gen.__anext__()
 
     async def _close_wrapped(self) -> None:
         wrapped = self.__wrapped__

@@ -24,7 +24,9 @@ from otel_llm import semconv
 from otel_llm.attribution import current_attributes
 from otel_llm.instrumentation import hooks
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
-from otel_llm.instrumentation.suppression import is_suppressed
+
+# is_suppressed(), read inline on every call: its three context reads, no Python call.
+from otel_llm.instrumentation.suppression import _OTEL_SUPPRESS_KEY, _flag, _otel_current
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ async def _finish_async(it: Integration, call: GenAICall, result: Any, token: An
 
 def sync_wrapper(it: Integration) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if not it.active or is_suppressed():
+        if not it.active or _flag() or _otel_current().get(_OTEL_SUPPRESS_KEY):  # is_suppressed()
             return wrapped(*args, **kwargs)
         extra: dict[str, Any] | None = None
         if hooks.before_call is not None:
@@ -159,7 +161,7 @@ def sync_wrapper(it: Integration) -> Callable[..., Any]:
 
 def async_wrapper(it: Integration) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if not it.active or is_suppressed():
+        if not it.active or _flag() or _otel_current().get(_OTEL_SUPPRESS_KEY):  # is_suppressed()
             return await wrapped(*args, **kwargs)
         extra: dict[str, Any] | None = None
         if hooks.before_call is not None:

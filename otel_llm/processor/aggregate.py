@@ -250,7 +250,7 @@ class MetricsEngine:
         """
         result = "success" if ok is True or ok == "true" else "failure" if ok is not None else "unknown"
         outcome = self._extra_guard.guard_one(_OUTCOME, outcome)
-        key = (service, feature, experiment, variant, outcome, result)
+        key: tuple[str, ...] = (service, feature, experiment, variant, outcome, result)
         acc = self._outcomes.get(key)
         if acc is None:
             if len(self._outcomes) >= self.max_series:

@@ -91,13 +91,26 @@ and `increase()` never sees a fake counter reset.
   (or absent). A span with usage but no cost (another instrumentation's) is
   priced with `otel_llm.pricing`; when no price is known, or the span says
   `otel_llm.cost.unpriced=true`, `llm_unpriced_requests_total` counts it instead.
+  Foreign spans are priced at their start time, not when they arrive.
+- `llm_request_cost_usd` observes the cost of each priced request once (its
+  `_sum` equals `llm_cost_usd_total`), for the median, p95 and maximum cost per
+  request: `histogram_quantile(0.95, sum by (le) (rate(llm_request_cost_usd_bucket[1h])))`.
+- The Anthropic SDK's own spans (scope `com.anthropic.sdk.python`, or
+  `com.anthropic.sdk.python.<platform>` for Bedrock, Vertex, Foundry...) count
+  only when they carry `gen_ai.operation.name` (`messages.create`; not
+  `count_tokens` or `models.list`, although every SDK span carries
+  `gen_ai.provider.name`); their `anthropic.message.stop_reason` is the finish
+  reason and they are priced like any span without a cost.
 - `llm_responses_total` counts each entry of `gen_ai.response.finish_reasons`
   of a successful call (`finish_reason=""` when the span has none); failed
   calls are not responses.
 - Spans with untrustworthy numbers are not counted at all: negative or
   fractional token counts (`negative_tokens`, `bad_tokens`), end before start or
   NaN/infinite time to first chunk (`invalid_duration`), negative or NaN cost
-  (`invalid_cost`). The receiver counts them in
+  (`invalid_cost`), a token count (input, output, cache read or write) above
+  `limits.max_tokens_per_span` (`absurd_tokens`, default {max_tokens:,}) or a
+  cost, reported or computed, above `limits.max_cost_per_span_usd`
+  (`absurd_cost`, default {max_cost:,.0f} USD). The receiver counts them in
   `otel_llm_receiver_spans_total{{result="rejected",reason}}` and in the OTLP
   partial-success response; spans that are not GenAI spans count as
   `result="ignored",reason="not_genai"`.
@@ -105,7 +118,10 @@ and `increase()` never sees a fake counter reset.
   spans `otel_llm.outcome()` emits, one per business outcome, carrying
   `{outcome}`, `{outcome_success}` and `{outcome_cost}` (the summed cost of
   the LLM calls that served it, retries included), and `POST /v1/outcomes` on
-  the collector (docs/cost.md). A GenAI span carrying `{outcome}` counts as
+  the collector (docs/cost.md). `feature`, `experiment` and `variant` come from
+  the attribution in scope when the outcome starts (`experiment`/`variant`,
+  when it starts outside an experiment: those of its first LLM call), so cost
+  per successful outcome can be compared per experiment variant. A GenAI span carrying `{outcome}` counts as
   one outcome with its own cost.
 
 ## Evaluation events (feedback, corrections, escalations, scores)
@@ -178,6 +194,7 @@ def metrics_markdown() -> str:
         event=sc.GEN_AI_EVALUATION_RESULT, name=sc.GEN_AI_EVALUATION_NAME, label=sc.GEN_AI_EVALUATION_SCORE_LABEL,
         value=sc.GEN_AI_EVALUATION_SCORE_VALUE, explanation=sc.GEN_AI_EVALUATION_EXPLANATION,
         response_id=sc.GEN_AI_RESPONSE_ID, model=sc.GEN_AI_REQUEST_MODEL, feature=sc.FEATURE,
+        max_tokens=sc.MAX_TOKENS_PER_CALL, max_cost=sc.MAX_COST_PER_CALL_USD,
     ))
     return "\n".join(lines)
 

@@ -242,20 +242,23 @@ class TraceIngest:
                         reason = "invalid_duration"
                 if reason is None and raw_cost and (not raw_cur or raw_cur == _USD):
                     if len(raw_cost) == 9 and raw_cost[0] == 0x21:  # a double, as every SDK sends it
-                        cost = _DOUBLE(raw_cost, 1)[0]
-                        if not 0.0 <= cost < _INF:
+                        c = _DOUBLE(raw_cost, 1)[0]
+                        if not 0.0 <= c < _INF:
                             reason = "invalid_cost"
+                        elif c > max_cost:
+                            reason = "absurd_cost"
+                        cost = c
                     else:
                         try:
-                            cost = _seconds_or_cost(raw_cost)
+                            cost = c = _seconds_or_cost(raw_cost)
+                            if c > max_cost:
+                                reason = "absurd_cost"
                         except ValueError:
                             reason = "invalid_cost"
-                    if reason is None and cost > max_cost:
-                        reason = "absurd_cost"
                 unpriced = False
                 if reason is None and cost is None and (inp is not None or out is not None):
                     priced = self._price(a, hit[2], inp, out, start)
-                    if type(priced) is str:
+                    if isinstance(priced, str):
                         reason = priced
                     elif priced is None:
                         unpriced = True
@@ -369,8 +372,7 @@ class TraceIngest:
 
     def _price(self, a: Any, labels: tuple[str, ...], inp: int | None, out: int | None,
                start_ns: int) -> float | str | None:
-        """Cost at ``start_ns`` of a span with usage but no cost; ``None`` if unpriced, a str if its
-        cache counts are bad."""
+        """Cost at ``start_ns`` of a span with usage but no cost; ``None`` if unpriced, a str if it is bad."""
         if a.get(sc.OTEL_LLM_COST_UNPRICED) == _TRUE or self.pricer is None:
             return None
         try:

@@ -112,6 +112,7 @@ class Anthropic(Integration):
             proxy = cls.__new__(cls)
             _proxy_init(proxy, result)
             proxy._self_rec = buffer
+            proxy._self_gen = cls._iterate(result, buffer)
             return proxy
         if isinstance(result, self.message_types):
             record_message(call, result)

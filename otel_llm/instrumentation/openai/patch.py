@@ -28,7 +28,9 @@ from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_e
 from otel_llm.instrumentation.openai.request import ServerResolver
 from otel_llm.instrumentation.openai.streams import AsyncOpenAIStream, OpenAIStream, RawStreamResponse
 from otel_llm.instrumentation.streaming import _proxy_init
-from otel_llm.instrumentation.suppression import is_suppressed
+
+# is_suppressed(), read inline on every call: its three context reads, no Python call.
+from otel_llm.instrumentation.suppression import _OTEL_SUPPRESS_KEY, _flag, _otel_current
 from otel_llm.pricing import Pricer
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,7 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
             proxy = stream_cls.__new__(stream_cls)
             _proxy_init(proxy, result)
             proxy._self_rec = buffer
+            proxy._self_gen = stream_cls._iterate(result, buffer)
             return proxy
         endpoint.record(call, result)
         call.end()
@@ -198,7 +201,7 @@ def _guard(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: dict[str, An
 # -- wrapper factories ------------------------------------------------------------
 def sync_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not t.active or is_suppressed():
+        if not t.active or _flag() or _otel_current().get(_OTEL_SUPPRESS_KEY):  # is_suppressed()
             return wrapped(*args, **kwargs)
         guard_attrs = None
         if hooks.before_call is not None:
@@ -230,7 +233,7 @@ def sync_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
 
 def async_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not t.active or is_suppressed():
+        if not t.active or _flag() or _otel_current().get(_OTEL_SUPPRESS_KEY):  # is_suppressed()
             return await wrapped(*args, **kwargs)
         guard_attrs = None
         if hooks.before_call is not None:

@@ -11,8 +11,8 @@ from typing import Any
 
 import wrapt
 
-from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm import semconv
+from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.response import record_response
 from otel_llm.instrumentation.streaming import StreamRecorder
@@ -44,26 +44,31 @@ class ChatStreamBuffer(StreamRecorder):
         if usage is not None:
             self.usage = usage
         for choice in chunk.choices:
-            if choice.finish_reason:
-                self.reasons[choice.index] = choice.finish_reason
-            if self.capture:
-                delta = choice.delta
-                if delta is None:
-                    continue
-                if delta.content:
-                    self.text.setdefault(choice.index, []).append(delta.content)
-                for tc in getattr(delta, "tool_calls", None) or ():
-                    slot = self.tools.setdefault(choice.index, {}).setdefault(
-                        tc.index, {"type": "tool_call", "id": None, "name": None, "arguments": ""}
-                    )
-                    if tc.id:
-                        slot["id"] = tc.id
-                    fn = tc.function
-                    if fn is not None:
-                        if fn.name:
-                            slot["name"] = fn.name
-                        if fn.arguments:
-                            slot["arguments"] += fn.arguments
+            reason = choice.finish_reason
+            if reason:
+                self.reasons[choice.index] = reason
+        if self.capture:
+            self._capture(chunk)
+
+    def _capture(self, chunk: Any) -> None:
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is None:
+                continue
+            if delta.content:
+                self.text.setdefault(choice.index, []).append(delta.content)
+            for tc in getattr(delta, "tool_calls", None) or ():
+                slot = self.tools.setdefault(choice.index, {}).setdefault(
+                    tc.index, {"type": "tool_call", "id": None, "name": None, "arguments": ""}
+                )
+                if tc.id:
+                    slot["id"] = tc.id
+                fn = tc.function
+                if fn is not None:
+                    if fn.name:
+                        slot["name"] = fn.name
+                    if fn.arguments:
+                        slot["arguments"] += fn.arguments
 
     def finish_call(self, call: GenAICall) -> None:
         # Read once, here, what the chunks carried: the same fields record_chat_completion reads.
