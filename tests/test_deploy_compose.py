@@ -111,6 +111,16 @@ def gateway_config() -> tuple[dict, str]:
     return config, "\n".join(texts)
 
 
+def test_demo_profile_runs_the_demo_against_the_gateway():
+    demo = SERVICES["demo"]
+    assert demo["profiles"] == ["demo"]
+    args = build_parser().parse_args(demo["command"])  # SystemExit on an unknown flag
+    assert args.command == "demo" and args.headless and args.duration == 0
+    host, port = args.otlp_endpoint.removeprefix("http://").rsplit(":", 1)
+    assert host == "otelcol" and f"{port}:{port}" in SERVICES["otelcol"]["ports"]
+    assert demo["image"] == SERVICES["otel-llm"]["image"]
+
+
 def test_gateway_config_sends_to_the_endpoint_compose_gives_it():
     from otel_llm.processor.config import ENV_BEARER_TOKEN
 

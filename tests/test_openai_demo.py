@@ -31,5 +31,5 @@ def test_quickstart_spans():
 
 
 def test_demo_command(capsys):
-    assert main(["demo"]) == 0
+    assert main(["demo", "--spans"]) == 0
     assert "Spans recorded by otel-llm" in capsys.readouterr().out

@@ -8,4 +8,6 @@ it), ``product`` (users calling four features through the instrumented
 six core metrics and their alerts, from the demo's own ``/metrics``),
 ``alerting`` (real Prometheus + Alertmanager with generated rules, when
 installed), ``view`` (live and headless output, the summary) and ``runner``.
+``quickstart`` is ``otel-llm demo --spans``: a few instrumented calls, their spans
+printed. docs/demo.md is the user documentation.
 """

@@ -240,7 +240,7 @@ class LiveView:
             external = s.poll_external()
             text = ", ".join(f"{a['alertname']} ({a['severity']}" + (f" x{a['series']}" if a.get("series", "1") != "1"
                                                                       else "") + ")" for a in external) or "none yet"
-            parts.append(Text(f"Alertmanager (real Prometheus + shipped rules): {text}"))
+            parts.append(Text(f"Alertmanager (real Prometheus, rules generated from the monitor config): {text}"))
         if s.counts is not None:
             c = s.counts
             parts.append(Text(f"requests {c.requests}  errors {c.errors}  judged {c.judged}  ratings {c.ratings}  "

@@ -199,27 +199,15 @@ class GenAICall:
         if usage is None:
             usage = self._usage = [None, None, 0, 0, None]
         # Plain non-negative ints (the common case) are taken as they are; anything else
-        # goes through _valid_count, which drops what it cannot trust.
-        if type(input_tokens) is int and input_tokens >= 0:
-            usage[0] = input_tokens
-        elif input_tokens is not None:
-            usage[0] = _valid_count(input_tokens) if _valid_count(input_tokens) is not None else usage[0]
-        if type(output_tokens) is int and output_tokens >= 0:
-            usage[1] = output_tokens
-        elif output_tokens is not None:
-            usage[1] = _valid_count(output_tokens) if _valid_count(output_tokens) is not None else usage[1]
-        if type(cache_read_tokens) is int and cache_read_tokens >= 0:
-            usage[2] = cache_read_tokens
-        elif cache_read_tokens is not None:
-            usage[2] = _valid_count(cache_read_tokens) or usage[2]
-        if type(cache_creation_tokens) is int and cache_creation_tokens >= 0:
-            usage[3] = cache_creation_tokens
-        elif cache_creation_tokens is not None:
-            usage[3] = _valid_count(cache_creation_tokens) or usage[3]
-        if type(reasoning_tokens) is int and reasoning_tokens >= 0:
-            usage[4] = reasoning_tokens
-        elif reasoning_tokens is not None:
-            usage[4] = _valid_count(reasoning_tokens) if _valid_count(reasoning_tokens) is not None else usage[4]
+        # goes through _valid_count, which drops what it cannot trust (None keeps the old value).
+        for i, value in enumerate((input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
+                                   reasoning_tokens)):
+            if type(value) is int and value >= 0:
+                usage[i] = value
+            elif value is not None:
+                valid = _valid_count(value)
+                if valid is not None:
+                    usage[i] = valid
 
     def set_result(
         self,

@@ -33,7 +33,7 @@ from otel_llm.instrumentation.anthropic.streams import (
     MessageEventBuffer,
 )
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
-from otel_llm.instrumentation.streaming import _proxy_init
+from otel_llm.instrumentation.streaming import _proxy_init, new_stream_proxy
 from otel_llm.instrumentation.suppression import is_suppressed
 from otel_llm.instrumentation.wrapping import Integration, apply_outcome
 from otel_llm.pricing import Pricer
@@ -137,7 +137,7 @@ def stream_wrapper(it: Anthropic) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         if not it.active or is_suppressed():
             return wrapped(*args, **kwargs)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] | None = None
         if hooks.before_call is not None:
             is_async = type(instance).__name__.startswith("Async")
             try:
@@ -164,8 +164,10 @@ def stream_wrapper(it: Anthropic) -> Callable[..., Any]:
 
 
 class _ManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    def __init__(self, manager: Any, it: Anthropic, resource: Any, kwargs: dict[str, Any], extra: dict) -> None:
-        super().__init__(manager)
+    __slots__ = ("_self_args",)  # no instance dict per call
+
+    def __init__(self, manager: Any, it: Anthropic, resource: Any, kwargs: dict[str, Any], extra: dict | None) -> None:
+        _proxy_init(self, manager)
         self._self_args = (it, resource, kwargs, extra)
 
     def _begin(self) -> tuple[GenAICall | None, Any]:
@@ -179,12 +181,13 @@ class _ManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
             return None, None
         return call, _recording.set(call)
 
-    def _opened(self, call: GenAICall, token: Any, message_stream: Any, cls: type) -> Any:
+    def _opened(self, call: GenAICall, token: Any, message_stream: Any, cls: Any) -> Any:
         _recording.reset(token)
         call.detach()
-        it = self._self_args[0]
         try:  # put the recording proxy between the helper and its raw event stream
-            message_stream._raw_stream = cls(message_stream._raw_stream, call, MessageEventBuffer(it.policy.enabled))
+            raw = message_stream._raw_stream
+            message_stream._raw_stream = new_stream_proxy(
+                cls, raw, call, MessageEventBuffer(self._self_args[0].policy.enabled))
         except Exception:  # noqa: BLE001 - an SDK without `_raw_stream`: record the call without usage
             log_instrumentation_error("anthropic stream helper")
             call.end()
@@ -192,6 +195,8 @@ class _ManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
 
 
 class _StreamManager(_ManagerBase):
+    __slots__ = ()
+
     def __enter__(self) -> Any:
         call, token = self._begin()
         if call is None:
@@ -209,6 +214,8 @@ class _StreamManager(_ManagerBase):
 
 
 class _AsyncStreamManager(_ManagerBase):
+    __slots__ = ()
+
     async def __aenter__(self) -> Any:
         call, token = self._begin()
         if call is None:

@@ -155,7 +155,7 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
         token = call._token  # call.detach(), written out: this runs on every call
         if token is not None:
             call._token = None
-            otel_context.detach(token)
+            otel_context.detach(token)  # type: ignore[arg-type]
         raw_type = t.raw_response_type
         if raw_type is not None and isinstance(result, raw_type):  # with_raw_response
             if getattr(result, "_stream", False) and endpoint.stream_buffer is not None:
@@ -167,7 +167,7 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
                     return stream_cls(stream, call, make_buffer(capture))
 
                 return RawStreamResponse(result, call, wrap)
-            endpoint.record(call, result.parse())  # cached by the SDK: the caller's parse() is free
+            endpoint.record(call, result.parse())  # type: ignore[attr-defined]  # cached by the SDK
             call.end()
             return result
         if endpoint.stream_buffer is not None and isinstance(result, t.stream_types):

@@ -18,12 +18,13 @@ from otel_llm.instrumentation.openai.request import _tool_call_part
 
 
 def _openai_extras(call: GenAICall, obj: Any) -> None:
+    pending = call._pending  # the span is still open: written with the others at end()
     fingerprint = getattr(obj, "system_fingerprint", None)
     if fingerprint:
-        call.set_attribute(semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fingerprint)
+        pending[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
     tier = getattr(obj, "service_tier", None)
     if tier:
-        call.set_attribute(semconv.OPENAI_RESPONSE_SERVICE_TIER, str(tier))
+        pending[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier if type(tier) is str else str(tier)
 
 
 def record_chat_usage(call: GenAICall, usage: Any) -> None:
@@ -31,13 +32,14 @@ def record_chat_usage(call: GenAICall, usage: Any) -> None:
         return
     ptd = getattr(usage, "prompt_tokens_details", None)
     ctd = getattr(usage, "completion_tokens_details", None)
-    call.set_usage(
-        input_tokens=getattr(usage, "prompt_tokens", None),
-        output_tokens=getattr(usage, "completion_tokens", None),
-        cache_read_tokens=getattr(ptd, "cached_tokens", None) if ptd is not None else None,
+    call.set_result(
+        None, None, None,  # usage only
+        getattr(usage, "prompt_tokens", None),
+        getattr(usage, "completion_tokens", None),
+        getattr(ptd, "cached_tokens", None) if ptd is not None else None,
         # Newer SDKs report prompt-cache writes (priced at their own rate where they cost extra).
-        cache_creation_tokens=getattr(ptd, "cache_write_tokens", None) if ptd is not None else None,
-        reasoning_tokens=getattr(ctd, "reasoning_tokens", None) if ctd is not None else None,
+        getattr(ptd, "cache_write_tokens", None) if ptd is not None else None,
+        getattr(ctd, "reasoning_tokens", None) if ctd is not None else None,
     )
 
 
@@ -78,7 +80,7 @@ def responses_finish_reason(response: Any) -> str | None:
     if status == "incomplete":
         details = getattr(response, "incomplete_details", None)
         reason = getattr(details, "reason", None)
-        return _INCOMPLETE_REASONS.get(reason, str(reason or "incomplete"))
+        return _INCOMPLETE_REASONS.get(reason or "", str(reason or "incomplete"))
     if status == "failed":
         return "error"
     return None
