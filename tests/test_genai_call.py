@@ -49,7 +49,7 @@ def test_exception_is_recorded_and_reraised(tracer, span_exporter):
     assert span.attributes[s.OTEL_LLM_USAGE_REPORTED] is False
 
 
-@pytest.mark.parametrize("bad", [-5, "12", 1.5, None, True])
+@pytest.mark.parametrize("bad", [-5, "12", 1.5, None, True, s.MAX_TOKENS_PER_CALL + 1, 10**15, 1e18])
 def test_bad_token_counts_are_dropped_not_guessed(tracer, span_exporter, bad):
     call = GenAICall(tracer, "chat", "openai", "gpt-4o-mini")
     call.set_usage(input_tokens=bad, output_tokens=bad)
@@ -127,3 +127,16 @@ def test_object_tool_arguments_are_redacted_too(tracer, span_exporter):
     call.end()
     recorded = json.loads(span_exporter.get_finished_spans()[0].attributes[s.GEN_AI_INPUT_MESSAGES])
     assert recorded[0]["parts"][0]["arguments"] == {"to": "[email]", "cc": ["[phone]"]}
+
+
+@pytest.mark.parametrize("field", ["input_tokens", "output_tokens", "cache_read_tokens"])
+def test_absurd_counts_from_set_result_are_dropped_too(tracer, span_exporter, field):
+    """The integrations' end-of-stream path applies the same bound as set_usage."""
+    call = GenAICall(tracer, "chat", "openai", "gpt-4o-mini")
+    usage = {"input_tokens": 100, "output_tokens": 10, "cache_read_tokens": 0, field: 10**15}
+    call.set_result("gpt-4o-mini", "r1", ["stop"], **usage)
+    call.end()
+    attrs = span_exporter.get_finished_spans()[0].attributes
+    cost = attrs.get(s.GEN_AI_USAGE_COST_AMOUNT)
+    assert cost is None or cost < 0.01, attrs  # never a cost made from 10**15 tokens
+    assert 10**15 not in attrs.values()

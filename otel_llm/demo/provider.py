@@ -1,25 +1,22 @@
 """The demo's LLM provider: the OpenAI-compatible fake server, driven by the scenario.
 
 ``otel_llm.testing.FakeOpenAIServer`` speaks OpenAI's wire format (JSON and
-server-sent events) to the real ``openai`` SDK; its ``Behaviour`` is one set of
-knobs for all requests. A product has more texture than that, so this server
-builds a fresh ``Behaviour`` for every request from the scenario: a latency
-drawn for the requested feature, errors at the provider's current rate, the
-silently swapped snapshot once that incident is live, and an answer whose
-length follows ``max_tokens``.
+server-sent events) to the real ``openai`` SDK. A product has more texture than
+one set of knobs, so this server's ``behaviour_for`` hook builds a fresh
+``Behaviour`` for every request from the scenario: a latency drawn for the
+requested feature, errors at the provider's current rate, the silently swapped
+snapshot once that incident is live, and an answer whose length follows
+``max_tokens``.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import threading
 import time
-from collections import deque
 from typing import Any
 
 from otel_llm.demo.scenario import Scenario
-from otel_llm.testing.fake_openai import Behaviour, FakeOpenAIServer, _Handler, _Server
+from otel_llm.testing.fake_openai import Behaviour, FakeOpenAIServer
 
 _WORDS = (
     "Based on the account history the refund was issued on the third and should reach the card within "
@@ -40,64 +37,30 @@ def _answer(max_tokens: int) -> str:
     return " ".join(words)
 
 
-class _ScenarioHandler(_Handler):
-    """Reads the body once to let the server pick this request's behaviour, then serves as usual."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        self.server.owner.current.body = raw
-        self.rfile = io.BytesIO(raw)
-        super().do_POST()
-
-
 class ScenarioProvider(FakeOpenAIServer):
     """A ``FakeOpenAIServer`` whose behaviour is drawn per request from the scenario."""
 
     def __init__(self, scenario: Scenario, started: float) -> None:
         self.scenario = scenario
         self.started = started
-        self.current = threading.local()
         self._lock = threading.Lock()
-        super().__init__()
-        self.requests = deque(maxlen=100)  # type: ignore[assignment]  # bounded: the demo can run for hours
+        # bounded request log: the demo can run for hours
+        super().__init__(behaviour_for=self.draw, max_requests=100)
 
-    @property  # type: ignore[override]
-    def behaviour(self) -> Behaviour:
-        raw = getattr(self.current, "body", b"") or b"{}"
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = {}
-        return self.behaviour_for(body)
-
-    @behaviour.setter
-    def behaviour(self, value: Behaviour) -> None:  # FakeOpenAIServer.__init__ sets a default
-        self._default = value
-
-    def behaviour_for(self, body: dict[str, Any]) -> Behaviour:
+    def draw(self, path: str, body: dict[str, Any]) -> Behaviour:
+        """This request's behaviour: the provider's state now, the request's ``max_tokens``."""
         state = self.scenario.provider(time.monotonic() - self.started)
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 200)
         with self._lock:  # the scenario's RNG is shared by all request threads
             latency = self.scenario.latency(max_tokens, state)
             seed = self.scenario.rng.randrange(1 << 30)
         requested = str(body.get("model") or "gpt-4o-mini")
-        behaviour = Behaviour(
+        return Behaviour(
             latency_s=latency,
             error_rate=state.error_rate,
             error_status=503 if state.latency_factor > 1 else 429,
             response_model=requested + state.snapshot_suffix if state.snapshot_suffix else None,
             reply=_answer(max_tokens),
             quality=state.quality,
+            seed=seed,
         )
-        behaviour._rng.seed(seed)
-        return behaviour
-
-    def start(self) -> ScenarioProvider:
-        if self._httpd is not None:
-            return self
-        self._httpd = _Server((self._host, self._port), _ScenarioHandler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="demo-provider", daemon=True)
-        self._thread.start()
-        return self

@@ -55,35 +55,20 @@ def log_instrumentation_error(where: str) -> None:
 
 
 def _valid_count(value: Any) -> int | None:
-    """A token count we trust: a non-negative int. Anything else is dropped, not guessed."""
-    if type(value) is int and value >= 0:
+    """A token count we trust: a non-negative int no larger than any real call uses.
+
+    Anything else (negative, fractional, absurd, not a number) is dropped, not
+    guessed: the span then carries no such count and no cost made from it. The
+    upper bound is the one the processor enforces on foreign spans.
+    """
+    if type(value) is int and 0 <= value <= _MAX_TOKENS:
         return value
-    if isinstance(value, float) and value.is_integer() and value >= 0:
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= _MAX_TOKENS:
         return int(value)
     return None
 
 
-def _redact_tool_parts(messages: Sequence[dict[str, Any]], policy: ContentPolicy) -> Sequence[dict[str, Any]]:
-    """Redact tool-call ``arguments`` and tool-result ``response`` strings too.
-
-    ``ContentPolicy.messages_json`` redacts ``content`` strings only, but tool calls
-    carry user data as well. Parts are copied, never changed in place.
-    """
-    out = []
-    for message in messages:
-        parts = message.get("parts") if isinstance(message, dict) else None
-        if parts and any(isinstance(p, dict) and ("arguments" in p or "response" in p) for p in parts):
-            new_parts = []
-            for part in parts:
-                if isinstance(part, dict):
-                    for key in ("arguments", "response"):
-                        value = part.get(key)
-                        if isinstance(value, str):
-                            part = {**part, key: policy.text(value)}
-                new_parts.append(part)
-            message = {**message, "parts": new_parts}
-        out.append(message)
-    return out
+_MAX_TOKENS = semconv.MAX_TOKENS_PER_CALL
 
 
 class GenAICall:
@@ -138,7 +123,7 @@ class GenAICall:
         if scope:
             attrs.update(scope)
         if input_messages is not None and policy is not None and policy.enabled:
-            attrs[semconv.GEN_AI_INPUT_MESSAGES] = policy.messages_json(_redact_tool_parts(input_messages, policy))
+            attrs[semconv.GEN_AI_INPUT_MESSAGES] = policy.messages_json(input_messages)
         self._start_ns = time.time_ns()
         self.span = tracer.start_span(
             f"{operation} {request_model}" if request_model else operation,
@@ -202,7 +187,7 @@ class GenAICall:
         # goes through _valid_count, which drops what it cannot trust (None keeps the old value).
         for i, value in enumerate((input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
                                    reasoning_tokens)):
-            if type(value) is int and value >= 0:
+            if type(value) is int and 0 <= value <= _MAX_TOKENS:
                 usage[i] = value
             elif value is not None:
                 valid = _valid_count(value)
@@ -233,10 +218,13 @@ class GenAICall:
             pending[semconv.GEN_AI_RESPONSE_ID] = response_id
         if finish_reasons:
             pending[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons
-        if (type(input_tokens) is int and input_tokens >= 0 and type(output_tokens) is int and output_tokens >= 0
-                and self._usage is None and (cache_read_tokens is None or type(cache_read_tokens) is int)
-                and (cache_creation_tokens is None or type(cache_creation_tokens) is int)
-                and (reasoning_tokens is None or type(reasoning_tokens) is int)):
+        if (type(input_tokens) is int and 0 <= input_tokens <= _MAX_TOKENS
+                and type(output_tokens) is int and 0 <= output_tokens <= _MAX_TOKENS
+                and self._usage is None
+                and (cache_read_tokens is None or (type(cache_read_tokens) is int and cache_read_tokens <= _MAX_TOKENS))
+                and (cache_creation_tokens is None
+                     or (type(cache_creation_tokens) is int and cache_creation_tokens <= _MAX_TOKENS))
+                and (reasoning_tokens is None or (type(reasoning_tokens) is int and reasoning_tokens <= _MAX_TOKENS))):
             # The common case, all plain counts and no earlier usage: no validation calls.
             self._usage = [
                 input_tokens, output_tokens,
@@ -257,7 +245,7 @@ class GenAICall:
     def set_output_messages(self, messages: Sequence[dict[str, Any]]) -> None:
         policy = self._policy
         if policy is not None and policy.enabled:
-            self._pending[semconv.GEN_AI_OUTPUT_MESSAGES] = policy.messages_json(_redact_tool_parts(messages, policy))
+            self._pending[semconv.GEN_AI_OUTPUT_MESSAGES] = policy.messages_json(messages)
 
     @property
     def content_enabled(self) -> bool:

@@ -10,9 +10,14 @@ Two mechanisms:
   the current top-N spenders (a weighted space-saving sketch estimates who they
   are) and folds everyone else into ``__other__``. Every exported series is a
   monotonic counter: a spender pushed out of the top N *freezes* (its series
-  stops growing; later spend goes to ``__other__``) and frozen series are
-  forgotten oldest-first past a second budget of N. So ``sum()`` over the series
-  equals the total spend, and ``increase()`` never sees a fake counter reset.
+  stops growing; later spend goes to ``__other__``) and past a second budget of N
+  frozen series the smallest is forgotten. So ``sum(increase())`` over the series
+  equals the increase of the total spend, ``increase()`` never sees a fake counter
+  reset, and the plain ``sum()`` equals the total spend less ``forgotten`` (the
+  smallest demoted series, mostly warm-up churn: a dropped series' value cannot be
+  moved into another counter without counting its increase twice). With fewer than
+  N distinct spenders every one is exact from its first request and there is no
+  ``__other__`` series at all.
 """
 
 from __future__ import annotations
@@ -164,10 +169,13 @@ class TopSpenders:
         if est <= floor:
             self._floor = floor
             return False
-        self.frozen[victim] = self.exact.pop(victim)
-        if len(self.frozen) > self.top_n:
-            oldest = next(iter(self.frozen))
-            self.forgotten += self.frozen.pop(oldest)
+        frozen = self.frozen
+        frozen[victim] = self.exact.pop(victim)
+        if len(frozen) > self.top_n:
+            # Forget the smallest (oldest among equals): the raw sum then misses as little
+            # as possible, and a former big spender keeps its series. Rare: swaps only.
+            smallest = min(frozen, key=frozen.__getitem__)
+            self.forgotten += frozen.pop(smallest)
         victim_score = score.pop(victim)
         del self._estimate[key]
         self._promote(key, amount, est)
@@ -200,8 +208,15 @@ class TopSpenders:
             del estimate[k]
 
     def series(self) -> list[tuple[Any, float]]:
-        """Exported series: promoted, then frozen, then ``__other__``."""
+        """Exported series: promoted, then frozen, then ``__other__`` once anything can fold.
+
+        While fewer than N ids have spent, every id is exact and ``__other__`` is
+        absent (unless something folded anyway, e.g. an over-long id). It appears,
+        at 0, as soon as the N-th id is promoted, so Prometheus sees its first
+        increase (a counter that is born at a value hides that value from ``increase()``).
+        """
         out: list[tuple[Any, float]] = list(self.exact.items())
         out.extend(self.frozen.items())
-        out.append((OVERFLOW_VALUE, self.other))
+        if self.other or len(self.exact) >= self.top_n:
+            out.append((OVERFLOW_VALUE, self.other))
         return out

@@ -35,23 +35,43 @@ the demo can change it while the server runs:
 ``cut_stream_after``   end a stream abruptly after this many chunks (a broken
                        connection: the client sees a protocol error)
 ``on_request``         ``(path, request_json) -> (status, json) | None``: full control
+``seed``               seeds the RNG behind ``error_rate`` and ``quality``
 
-``server.requests`` lists every request received as ``(path, json, headers)``.
+Behaviour per request: ``FakeOpenAIServer(behaviour_for=pick)`` (or set
+``server.behaviour_for`` while it runs) with ``pick(path, request_json)``
+returning the ``Behaviour`` for that one request, or ``None`` for
+``server.behaviour``. It runs on the request's thread, once per request, before
+anything is answered: draw a latency per model, fail one customer's calls, or
+simulate a whole scenario (``otel-llm demo`` does). If it raises, the request
+gets a 500 whose message names the exception::
+
+    def pick(path, body):
+        if body.get("model") == "gpt-4o":
+            return Behaviour(latency_s=0.8, response_model="gpt-4o-2024-11-20")
+        return None
+
+    with FakeOpenAIServer(behaviour_for=pick) as server: ...
+
+``server.requests`` lists every request received as ``(path, json, headers)``;
+``FakeOpenAIServer(max_requests=n)`` keeps only the last ``n`` (long runs).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import random
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+log = logging.getLogger(__name__)
 POOR_REPLY = "I am not sure. Maybe"
 DEFAULT_REPLY = "OpenTelemetry turns every LLM call into a span with tokens and cost."
 ERROR_TYPES = {
@@ -85,6 +105,9 @@ class Behaviour:
     seed: int = 0
     _forced: list[int] = field(default_factory=list)
     _rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._rng.seed(self.seed)  # same seed, same errors and poor answers
 
     def fail_next(self, status: int, n: int = 1) -> None:
         """Answer the next ``n`` requests with ``status`` and an OpenAI error body."""
@@ -156,8 +179,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": {"message": "invalid JSON body", "type": "invalid_request_error", "code": None}})
             return
         path = self.path.split("?", 1)[0]
-        self.server.owner.requests.append((path, body, dict(self.headers)))
-        b = self.server.owner.behaviour
+        owner = self.server.owner
+        owner.requests.append((path, body, dict(self.headers)))
+        b = owner.behaviour
+        pick = owner.behaviour_for
+        if pick is not None:
+            try:
+                chosen = pick(path, body)
+            except Exception as exc:  # noqa: BLE001 - a broken hook is the test's bug: say so in the answer
+                log.exception("FakeOpenAIServer: behaviour_for raised")
+                self._json(500, {"error": {"message": f"behaviour_for raised {exc!r}", "type": "server_error",
+                                           "param": None, "code": None}})
+                return
+            if chosen is not None:
+                b = chosen
         if b.on_request is not None:
             custom = b.on_request(path, body)
             if custom is not None:
@@ -363,12 +398,24 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class FakeOpenAIServer:
-    """The fake server: ``start()``/``stop()`` or a context manager; binds 127.0.0.1 on a free port."""
+BehaviourFor = Callable[[str, dict[str, Any]], "Behaviour | None"]
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, behaviour: Behaviour | None = None) -> None:
+
+class FakeOpenAIServer:
+    """The fake server: ``start()``/``stop()`` or a context manager; binds 127.0.0.1 on a free port.
+
+    ``behaviour``: the default for every request. ``behaviour_for``: a
+    ``(path, request_json) -> Behaviour | None`` hook choosing one request's
+    behaviour (``None``: the default). ``max_requests``: keep only that many
+    entries in ``requests`` (default: all).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, behaviour: Behaviour | None = None, *,
+                 behaviour_for: BehaviourFor | None = None, max_requests: int | None = None) -> None:
         self.behaviour = behaviour or Behaviour()
-        self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        self.behaviour_for = behaviour_for
+        self.requests: MutableSequence[tuple[str, dict[str, Any], dict[str, str]]] = (
+            [] if max_requests is None else deque(maxlen=max_requests))
         self._host, self._port = host, port
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
