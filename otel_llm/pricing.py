@@ -220,6 +220,11 @@ class Pricer:
             self._override_source = f"override:{os.fspath(overrides_file)}"
         # (provider, model) -> (FlatPrice, source) | (ModelInfo, source) | None (unknown)
         self._cache: dict[tuple[str | None, str], Any] = {}
+        # The subset of _cache priced by float arithmetic: (provider, model) -> (FlatPrice | TieredPrice, source).
+        # Read directly by GenAICall.end() (see float_price), which then skips price()'s generic path.
+        # A subclass that overrides price() never fills it, so its pricing is never bypassed.
+        self.float_prices: dict[tuple[str | None, str], tuple[FlatPrice | TieredPrice, str]] = {}
+        self._fills_float_prices = type(self).price is Pricer.price
         self._lock = threading.Lock()
 
     @property
@@ -249,12 +254,24 @@ class Pricer:
             entry = self._resolve(provider, model)
             with self._lock:
                 self._cache[key] = entry
+                if entry is not None and self._fills_float_prices and type(entry[0]) in (FlatPrice, TieredPrice):
+                    self.float_prices[key] = entry
         if entry is None:
             return None
         price, source = entry
         if type(price) is FlatPrice or type(price) is TieredPrice:
             return Cost(price.apply(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens), source)
         return self._exact(price, source, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, at)
+
+    def float_price(self, provider: str | None, model: str) -> tuple[FlatPrice | TieredPrice, str] | None:
+        """``(price, source)`` when this model is priced by float arithmetic, else ``None``.
+
+        ``price.apply(input, output, cache_read, cache_write)`` then gives exactly
+        ``price(...).amount``. ``None`` also for a model not priced yet: call
+        ``price()`` once to resolve it. A subclass that overrides ``price()``
+        gets ``None`` always, so its own pricing is never bypassed.
+        """
+        return self.float_prices.get((provider, model))
 
     def is_known(self, provider: str | None, model: str) -> bool:
         return self.price(provider, model, 0, 0) is not None

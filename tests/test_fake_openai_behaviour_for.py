@@ -88,15 +88,17 @@ def test_max_requests_keeps_only_the_last_requests_and_seed_makes_errors_repeata
 
 def test_the_demo_provider_draws_each_request_from_the_scenario_through_the_hook():
     scenario = Scenario(duration=100.0, seed=1)
-    # 30 s into a 100 s run: the silent model change (at 25%) is live
-    provider = ScenarioProvider(scenario, started=time.monotonic() - 30.0).start()
+    provider = ScenarioProvider(scenario, started=time.monotonic()).start()
     try:
         client = _client(provider)
-        reply = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
+        short = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
         longer = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=60)
+        provider.started = time.monotonic() - 30.0  # 30 s into 100 s: the silent model change (at 25%) is live
+        swapped = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
         client.close()
     finally:
         provider.stop()
-    assert reply.model == "gpt-4o-mini-2025-preview"
-    assert len(longer.choices[0].message.content or "") > len(reply.choices[0].message.content or "")
+    assert (short.model, longer.model) == ("gpt-4o-mini", "gpt-4o-mini")
+    assert longer.usage.completion_tokens > 5 * short.usage.completion_tokens  # the answer follows max_tokens
+    assert swapped.model == "gpt-4o-mini-2025-preview"
     assert provider.requests.maxlen == 100  # bounded: the demo runs for hours

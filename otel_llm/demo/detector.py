@@ -349,8 +349,8 @@ class Detector:
             self._seen_models.add(key)
             if not first and responded != requested and any(r == requested for r, _ in self._seen_models - {key}):
                 self.notes.append((totals.t, f"new response model {responded!r} behind {requested!r}"))
-        # A customer that appears after the start and takes half the recent spend is news. (Small
-        # customers also appear late: the top-N cost sketch promotes them once they have spent enough.)
+        # A customer that appears after the start and takes half the recent spend is news
+        # (customers with a small share appear late simply because their first request comes late).
         old = self._before(totals, 10.0)
         spend = {c: v - old.customers.get(c, 0.0) for c, v in totals.customers.items()}
         window_total = sum(spend.values())

@@ -69,6 +69,7 @@ def _valid_count(value: Any) -> int | None:
 
 
 _MAX_TOKENS = semconv.MAX_TOKENS_PER_CALL
+_NO_PRICES: dict[Any, Any] = {}  # a pricer without Pricer.float_prices: always the generic path
 
 
 class GenAICall:
@@ -297,23 +298,33 @@ class GenAICall:
                 attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_creation
             if reasoning is not None:
                 attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
-            cost = None
+            priced = False
             try:
                 pricer = self._pricer or _pricing._default or default_pricer()
                 model = self.response_model or self.request_model
-                cost = pricer.price(self.provider, model, inp, out, cache_read, cache_creation, self._start_ns)
-                if cost is None and self.response_model and self.request_model != self.response_model:
-                    cost = pricer.price(
-                        self.provider, self.request_model, inp, out, cache_read, cache_creation, self._start_ns
-                    )
+                # Fast path: a model already priced by float arithmetic (Pricer.float_price), the
+                # same multiply-adds price() does, without its generic path and its Cost record.
+                hit = getattr(pricer, "float_prices", _NO_PRICES).get((self.provider, model))
+                if hit is not None:
+                    amount = hit[0].apply(inp, out, cache_read, cache_creation)
+                    source = hit[1]
+                    priced = True
+                else:
+                    cost = pricer.price(self.provider, model, inp, out, cache_read, cache_creation, self._start_ns)
+                    if cost is None and self.response_model and self.request_model != self.response_model:
+                        cost = pricer.price(
+                            self.provider, self.request_model, inp, out, cache_read, cache_creation, self._start_ns
+                        )
+                    if cost is not None:
+                        amount, source, priced = cost.amount, cost.source, True
             except Exception:  # noqa: BLE001
+                amount, priced = None, False
                 log_instrumentation_error("pricing")
-            if cost is not None:
-                amount = cost.amount
+            if priced:
                 attrs[semconv.GEN_AI_USAGE_COST_AMOUNT] = amount
                 attrs[semconv.GEN_AI_USAGE_COST_CURRENCY] = semconv.COST_CURRENCY_USD
                 attrs[semconv.GEN_AI_USAGE_COST_SOURCE] = semconv.COST_SOURCE_LOCAL
-                attrs[semconv.OTEL_LLM_COST_PRICE_SOURCE] = cost.source
+                attrs[semconv.OTEL_LLM_COST_PRICE_SOURCE] = source
             else:
                 attrs[semconv.OTEL_LLM_COST_UNPRICED] = True
         else:

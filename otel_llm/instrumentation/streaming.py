@@ -99,6 +99,7 @@ class StreamRecorder:
                 call.fail(error)
         except Exception:  # noqa: BLE001
             log_instrumentation_error("stream finalisation")
+        self.call = None  # the ended span is freed now, not with the proxy (see StreamRecorder)
 
     def _name(self) -> str:
         return type(self).__name__
@@ -169,6 +170,7 @@ def _chunks(wrapped: Any, rec: StreamRecorder) -> Any:
             call.end()
         except Exception:  # noqa: BLE001
             log_instrumentation_error("stream finalisation")
+        rec.call = None  # the ended span is freed now, not with the proxy (see StreamRecorder)
 
 
 async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
@@ -207,6 +209,7 @@ async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
             call.end()
         except Exception:  # noqa: BLE001
             log_instrumentation_error("stream finalisation")
+        rec.call = None  # the ended span is freed now, not with the proxy (see StreamRecorder)
 
 
 _proxy_init = wrapt.ObjectProxy.__init__
@@ -258,12 +261,14 @@ class SyncStreamWrapper(_StreamBase):
         return next(self._self_gen)
 
     def close(self) -> None:
+        rec = self._self_rec
         try:
             self.__wrapped__.close()
         except BaseException as exc:
-            self._self_rec.finish(exc)
+            rec.finish(exc)
             raise
-        self._self_rec.finish(incomplete=True)
+        if not rec.finished:  # e.g. MessageStream.close() after the stream ran out: nothing to do
+            rec.finish(incomplete=True)
 
     def __enter__(self) -> SyncStreamWrapper:
         return self

@@ -77,9 +77,11 @@ spenders per service (`metrics.top_n`, default 20), found with a weighted
 space-saving sketch; the rest is added to `customer="__other__"` /
 `user="__other__"`. Every series is a monotonic counter: a spender who drops
 out of the top N keeps its last value (the series stops growing, later spend
-goes to `__other__`), and such frozen series are forgotten oldest first past
-another N. So `sum(rate(...))` over the family equals the rate of all spend,
-and `increase()` never sees a fake counter reset.
+goes to `__other__`); past another N frozen series the smallest one is
+dropped, so a former big spender keeps its series. `__other__` appears (at 0)
+only once N spenders are tracked. So `sum(rate(...))` over the family equals
+the rate of all attributed spend, and `increase()` never sees a fake counter
+reset.
 
 ## What is counted
 

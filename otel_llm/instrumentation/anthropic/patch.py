@@ -34,7 +34,8 @@ from otel_llm.instrumentation.anthropic.streams import (
 )
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.streaming import _proxy_init, new_stream_proxy
-from otel_llm.instrumentation.suppression import is_suppressed
+# is_suppressed(), read inline: its context reads without the Python call.
+from otel_llm.instrumentation.suppression import _OTEL_SUPPRESS_KEY, _flag, _otel_current
 from otel_llm.instrumentation.wrapping import Integration, apply_outcome
 from otel_llm.pricing import Pricer
 
@@ -135,7 +136,7 @@ class Anthropic(Integration):
 # -- messages.stream(...) helper --------------------------------------------------------
 def stream_wrapper(it: Anthropic) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if not it.active or is_suppressed():
+        if not it.active or _flag() or _otel_current().get(_OTEL_SUPPRESS_KEY):  # is_suppressed()
             return wrapped(*args, **kwargs)
         extra: dict[str, Any] | None = None
         if hooks.before_call is not None:
@@ -158,7 +159,11 @@ def stream_wrapper(it: Anthropic) -> Callable[..., Any]:
                 log_instrumentation_error("guard hook")
         manager = wrapped(*args, **kwargs)
         cls = _AsyncStreamManager if hasattr(type(manager), "__aenter__") else _StreamManager
-        return cls(manager, it, instance, kwargs, extra)
+        # cls(manager, it, instance, kwargs, extra), written out: no __init__ frame.
+        proxy = cls.__new__(cls)
+        _proxy_init(proxy, manager)
+        proxy._self_args = (it, instance, kwargs, extra)
+        return proxy
 
     return wrapper
 
