@@ -23,7 +23,9 @@ reasoning tokens are part of ``output_tokens``.
 Speed: resolving a model and reading its price is done once per
 (provider, model) and cached. Flat and tiered prices (e.g. Claude Sonnet 4.5
 and Gemini 2.5 Pro above 200k input tokens) are then applied with float
-arithmetic (~1 µs), choosing the tier exactly as genai-prices does;
+arithmetic (~1 µs), choosing the tier exactly as genai-prices does (those
+entries are also in ``Pricer.float_prices``, which ``GenAICall.end()`` applies
+directly);
 time-conditional prices go through genai-prices' exact Decimal path with the
 request time, so historic prices are honoured.
 """

@@ -68,6 +68,8 @@ class StreamRecorder:
 
     Provider buffers subclass it (``add`` per chunk, ``finish_call`` once); the
     wrapper sets ``call``. Any other object with those two methods is adapted.
+    ``call`` is cleared once the span has ended, so the ended span is freed then,
+    not with the proxy (which may sit in a reference cycle, e.g. Anthropic's ``MessageStream``).
     """
 
     __slots__ = ("call", "finished")
@@ -99,7 +101,7 @@ class StreamRecorder:
                 call.fail(error)
         except Exception:  # noqa: BLE001
             log_instrumentation_error("stream finalisation")
-        self.call = None  # the ended span is freed now, not with the proxy (see StreamRecorder)
+        self.call = None  # free the ended span now (see StreamRecorder)
 
     def _name(self) -> str:
         return type(self).__name__
@@ -170,7 +172,7 @@ def _chunks(wrapped: Any, rec: StreamRecorder) -> Any:
             call.end()
         except Exception:  # noqa: BLE001
             log_instrumentation_error("stream finalisation")
-        rec.call = None  # the ended span is freed now, not with the proxy (see StreamRecorder)
+        rec.call = None  # free the ended span now (see StreamRecorder)
 
 
 async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
@@ -209,7 +211,7 @@ async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
             call.end()
         except Exception:  # noqa: BLE001
             log_instrumentation_error("stream finalisation")
-        rec.call = None  # the ended span is freed now, not with the proxy (see StreamRecorder)
+        rec.call = None  # free the ended span now (see StreamRecorder)
 
 
 _proxy_init = wrapt.ObjectProxy.__init__

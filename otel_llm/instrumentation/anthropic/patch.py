@@ -34,8 +34,11 @@ from otel_llm.instrumentation.anthropic.streams import (
 )
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.streaming import _proxy_init, new_stream_proxy
-# is_suppressed(), read inline: its context reads without the Python call.
-from otel_llm.instrumentation.suppression import _OTEL_SUPPRESS_KEY, _flag, _otel_current
+from otel_llm.instrumentation.suppression import (  # is_suppressed() inline
+    _OTEL_SUPPRESS_KEY,
+    _flag,
+    _otel_current,
+)
 from otel_llm.instrumentation.wrapping import Integration, apply_outcome
 from otel_llm.pricing import Pricer
 
