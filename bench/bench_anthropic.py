@@ -34,8 +34,9 @@ from typing import Any
 
 import anthropic
 import anthropic._base_client as _bc
+from _harness import MODES, TABLE_HEADER, NoopProcessor, fail_span, interleave, mock_handlers, print_target
 from opentelemetry import trace
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_llm import semconv as s
@@ -76,22 +77,7 @@ def _sse() -> bytes:
     return "".join(out).encode()
 
 
-STREAM_BODY = _sse()
-
-
-def _handler(request: Any) -> Any:
-    if b'"stream":true' in request.content or b'"stream": true' in request.content:
-        return httpx_mod.Response(200, content=STREAM_BODY, headers={"content-type": "text/event-stream"})
-    return httpx_mod.Response(200, content=MESSAGE, headers={"content-type": "application/json"})
-
-
-async def _async_handler(request: Any) -> Any:
-    return _handler(request)
-
-
-class _NoopProcessor(SpanProcessor):
-    def on_end(self, span: Any) -> None:
-        return None
+_handler, _async_handler = mock_handlers(httpx_mod, MESSAGE, _sse())
 
 
 # -- the hand-made span --------------------------------------------------------------
@@ -197,12 +183,6 @@ def _stream_start(tracer: Any, kwargs: dict[str, Any]) -> tuple[Any, int]:
     return span, start
 
 
-def _fail(span: Any, exc: BaseException) -> None:
-    span.set_attribute(s.ERROR_TYPE, type(exc).__qualname__)
-    span.set_status(Status(StatusCode.ERROR))
-    span.end()
-
-
 # The hand-made stream is read inline, in the caller's own loop (no proxy, no generator): the
 # cheapest possible way. It still ends its span on a failed request or a stream cut midway,
 # as careful code must (try blocks cost nothing until they catch).
@@ -216,7 +196,7 @@ def handmade_stream(tracer: Any, client: Any, **kwargs: Any) -> int:
             state.add(event)
             n += 1
     except BaseException as exc:
-        _fail(span, exc)
+        fail_span(span, exc)
         raise
     state.end(span, start)
     return n
@@ -237,7 +217,7 @@ def handmade_helper(tracer: Any, client: Any, **kwargs: Any) -> Any:
         finally:
             manager.__exit__(None, None, None)
     except BaseException as exc:
-        _fail(span, exc)
+        fail_span(span, exc)
         raise
     state.end(span, start)
     return final
@@ -253,38 +233,17 @@ async def handmade_astream(tracer: Any, client: Any, **kwargs: Any) -> int:
             state.add(event)
             n += 1
     except BaseException as exc:
-        _fail(span, exc)
+        fail_span(span, exc)
         raise
     state.end(span, start)
     return n
 
 
 # -- the measurement ---------------------------------------------------------------------
-_clock = time.thread_time_ns
-WARM_CALLS = 3  # untimed calls after each mode switch (see run())
-
-
-def _time(fn: Callable[[], Any], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = _clock()
-        fn()
-        out.append(_clock() - t0)
-    return out
-
-
-async def _atime(fn: Callable[[], Any], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = _clock()
-        await fn()
-        out.append(_clock() - t0)
-    return out
-
-
+# CPU time per call, interleaved rounds, warm-up after each mode switch: see _harness.py.
 def run(calls: int, rounds: int) -> list[tuple[str, float, float, float, float]]:
     provider = TracerProvider()
-    provider.add_span_processor(_NoopProcessor())
+    provider.add_span_processor(NoopProcessor())
     tracer = provider.get_tracer("handmade")
     instrumentor = AnthropicInstrumentor()
     client = anthropic.Anthropic(api_key="bench", max_retries=0, open_telemetry=False,
@@ -329,37 +288,15 @@ def run(calls: int, rounds: int) -> list[tuple[str, float, float, float, float]]
         "stream (async)": {"bare": aconsume, "hand-made": lambda: handmade_astream(tracer, aclient, **skw),
                            "otel-llm": aconsume},
     }
-    modes3 = ("bare", "hand-made", "otel-llm")
-    samples: dict[tuple[str, str], list[float]] = {(w, m): [] for w in workloads for m in modes3}
+    samples: dict[tuple[str, str], list[float]] = {(w, m): [] for w in workloads for m in MODES}
     with attributes(user_id="u-1", feature="bench"):
-        for r in range(rounds + 1):  # round 0 warms up and is discarded
-            for workload, modes in workloads.items():
-                order = list(modes3[r % 3:] + modes3[: r % 3])
-                for mode in order:
-                    if mode == "otel-llm":
-                        instrumentor.instrument(tracer_provider=provider)
-                    try:
-                        # A few untimed calls first, in every mode: instrument()/uninstrument() patch
-                        # SDK classes, which resets the interpreter's caches for them, and the first
-                        # calls after a switch are far slower. An app instruments once; this harness
-                        # switches every batch, so without the warm-up that one-off cost would be
-                        # charged to whichever mode runs after a switch (mostly otel-llm).
-                        if workload.startswith(("async", "stream (async")):
-                            loop.run_until_complete(_atime(modes[mode], WARM_CALLS))
-                            times = loop.run_until_complete(_atime(modes[mode], calls))
-                        else:
-                            _time(modes[mode], WARM_CALLS)
-                            times = _time(modes[mode], calls)
-                    finally:
-                        if mode == "otel-llm":
-                            instrumentor.uninstrument()
-                    if r:
-                        samples[(workload, mode)].extend(times)
+        interleave(workloads, calls, rounds, instrumentor, provider, loop,
+                   lambda workload, mode, times: samples[(workload, mode)].extend(times))
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
     rows = []
     for workload in workloads:
-        bare, hand, ours = (statistics.median(samples[(workload, m)]) / 1e3 for m in modes3)
+        bare, hand, ours = (statistics.median(samples[(workload, m)]) / 1e3 for m in MODES)
         rows.append((workload, bare, hand, ours, (ours - bare) / (hand - bare) if hand > bare else float("nan")))
     return rows
 
@@ -373,13 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     calls, rounds = (20, 5) if args.quick else (args.calls, args.rounds)
     print(f"anthropic {anthropic.__version__}, python {sys.version.split()[0]}, {calls} calls x {rounds} rounds per mode")
     rows = run(calls, rounds)
-    print(f"{'workload':<15}{'bare µs':>10}{'hand-made µs':>14}{'otel-llm µs':>13}"
-          f"{'hand-made +µs':>15}{'otel-llm +µs':>14}{'ratio':>8}")
+    print(TABLE_HEADER)
     worst = 0.0
     for workload, bare, hand, ours, ratio in rows:
         worst = max(worst, ratio)
         print(f"{workload:<15}{bare:>10.1f}{hand:>14.1f}{ours:>13.1f}{hand - bare:>15.1f}{ours - bare:>14.1f}{ratio:>8.2f}")
-    print(f"target: ratio <= 1.25 for every workload -> {'met' if worst <= 1.25 else 'NOT met'} (worst {worst:.2f})")
+    print_target(worst)
     return 0
 
 

@@ -36,8 +36,9 @@ import openai
 
 # The HTTP library the installed SDK uses (openai 1.x/2.x: httpx; 3.x: httpx2).
 import openai._base_client as _bc  # noqa: E402
+from _harness import MODES, TABLE_HEADER, NoopProcessor, fail_span, interleave, mock_handlers, print_target
 from opentelemetry import trace
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_llm import semconv as s
@@ -75,24 +76,7 @@ def _sse() -> bytes:
     return b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
 
 
-STREAM_BODY = _sse()
-
-
-def _handler(request: Any) -> Any:
-    if b'"stream":true' in request.content or b'"stream": true' in request.content:
-        return httpx_mod.Response(200, content=STREAM_BODY, headers={"content-type": "text/event-stream"})
-    return httpx_mod.Response(200, content=COMPLETION, headers={"content-type": "application/json"})
-
-
-async def _async_handler(request: Any) -> Any:
-    return _handler(request)
-
-
-class _NoopProcessor(SpanProcessor):
-    """Receives every ended span, like a batch processor's enqueue, without the export."""
-
-    def on_end(self, span: Any) -> None:
-        return None
+_handler, _async_handler = mock_handlers(httpx_mod, COMPLETION, _sse())
 
 
 # -- the hand-made span: what a careful engineer would write by hand ------------
@@ -193,12 +177,6 @@ class _StreamState:
         span.end()
 
 
-def _fail(span: Any, exc: BaseException) -> None:
-    span.set_attribute(s.ERROR_TYPE, type(exc).__qualname__)
-    span.set_status(Status(StatusCode.ERROR))
-    span.end()
-
-
 # The hand-made stream is read inline, in the caller's own loop (no proxy, no generator): the
 # cheapest possible way. It still ends its span on a failed request or a stream cut midway,
 # as careful code must (try blocks cost nothing until they catch).
@@ -213,7 +191,7 @@ def handmade_stream(tracer: Any, client: Any, **kwargs: Any) -> int:
             state.add(chunk)
             n += 1
     except BaseException as exc:
-        _fail(span, exc)
+        fail_span(span, exc)
         raise
     state.end(span, start)
     return n
@@ -230,39 +208,17 @@ async def handmade_astream(tracer: Any, client: Any, **kwargs: Any) -> int:
             state.add(chunk)
             n += 1
     except BaseException as exc:
-        _fail(span, exc)
+        fail_span(span, exc)
         raise
     state.end(span, start)
     return n
 
 
 # -- the measurement -------------------------------------------------------------
-# CPU time of this thread, not wall time: on a shared machine, time spent descheduled
-# would otherwise land on whichever mode happened to run then. Everything measured
-# (SDK, mock transport, event loop) runs on this thread.
-_clock = time.thread_time_ns
-WARM_CALLS = 3  # untimed calls after each mode switch (see run())
-def _time(fn: Callable[[], Any], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = _clock()
-        fn()
-        out.append(_clock() - t0)
-    return out
-
-
-async def _atime(fn: Callable[[], Any], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = _clock()
-        await fn()
-        out.append(_clock() - t0)
-    return out
-
-
+# CPU time per call, interleaved rounds, warm-up after each mode switch: see _harness.py.
 def run(calls: int, rounds: int) -> list[tuple[str, float, float, float, float, float, float]]:
     provider = TracerProvider()
-    provider.add_span_processor(_NoopProcessor())
+    provider.add_span_processor(NoopProcessor())
     tracer = provider.get_tracer("handmade")
     instrumentor = OpenAIInstrumentor()
     client = openai.OpenAI(api_key="sk-bench", max_retries=0,
@@ -309,37 +265,15 @@ def run(calls: int, rounds: int) -> list[tuple[str, float, float, float, float, 
         },
     }
     # Per round and mode: the mean CPU time per call of that round's batch.
-    samples: dict[tuple[str, str], list[float]] = {(w, m): [] for w in workloads for m in ("bare", "hand-made", "otel-llm")}
+    samples: dict[tuple[str, str], list[float]] = {(w, m): [] for w in workloads for m in MODES}
     with attributes(user_id="u-1", feature="bench"):
-        for r in range(rounds + 1):  # round 0 warms up and is discarded
-            for workload, modes in workloads.items():
-                order = ["bare", "hand-made", "otel-llm"]
-                order = order[r % 3:] + order[: r % 3]  # rotate, so no mode always runs first
-                for mode in order:
-                    if mode == "otel-llm":
-                        instrumentor.instrument(tracer_provider=provider)
-                    try:
-                        # A few untimed calls first, in every mode: instrument()/uninstrument() patch
-                        # SDK classes, which resets the interpreter's caches for them, and the first
-                        # calls after a switch are far slower. An app instruments once; this harness
-                        # switches every batch, so without the warm-up that one-off cost would be
-                        # charged to whichever mode runs after a switch (mostly otel-llm).
-                        if workload.startswith(("async", "stream (async")):
-                            loop.run_until_complete(_atime(modes[mode], WARM_CALLS))
-                            times = loop.run_until_complete(_atime(modes[mode], calls))
-                        else:
-                            _time(modes[mode], WARM_CALLS)
-                            times = _time(modes[mode], calls)
-                    finally:
-                        if mode == "otel-llm":
-                            instrumentor.uninstrument()
-                    if r:
-                        samples[(workload, mode)].append(statistics.fmean(times) / 1e3)
+        interleave(workloads, calls, rounds, instrumentor, provider, loop,
+                   lambda workload, mode, times: samples[(workload, mode)].append(statistics.fmean(times) / 1e3))
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
     rows = []
     for workload in workloads:
-        bare, hand, ours = (samples[(workload, m)] for m in ("bare", "hand-made", "otel-llm"))
+        bare, hand, ours = (samples[(workload, m)] for m in MODES)
         # Paired per round: load that changes between rounds cancels out of the differences.
         hand_added = statistics.median(h - b for h, b in zip(hand, bare, strict=True))
         ours_added = statistics.median(o - b for o, b in zip(ours, bare, strict=True))
@@ -359,7 +293,7 @@ def run_isolated(repeat: int = 7, number: int = 2000) -> list[tuple[str, float, 
     from openai.resources.chat.completions import Completions
 
     provider = TracerProvider()
-    provider.add_span_processor(_NoopProcessor())
+    provider.add_span_processor(NoopProcessor())
     tracer = provider.get_tracer("handmade")
     client = openai.OpenAI(api_key="sk-bench", max_retries=0,
                            http_client=httpx_mod.Client(transport=httpx_mod.MockTransport(_handler)))
@@ -424,13 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     calls, rounds = (20, 5) if args.quick else (args.calls, args.rounds)
     print(f"openai {openai.__version__}, python {sys.version.split()[0]}, {calls} calls x {rounds} rounds per mode")
     rows = run(calls, rounds)
-    print(f"{'workload':<15}{'bare µs':>10}{'hand-made µs':>14}{'otel-llm µs':>13}"
-          f"{'hand-made +µs':>15}{'otel-llm +µs':>14}{'ratio':>8}")
+    print(TABLE_HEADER)
     worst = 0.0
     for workload, bare, hand, ours, hand_added, ours_added, ratio in rows:
         worst = max(worst, ratio)
         print(f"{workload:<15}{bare:>10.1f}{hand:>14.1f}{ours:>13.1f}{hand_added:>15.1f}{ours_added:>14.1f}{ratio:>8.2f}")
-    print(f"target: ratio <= 1.25 for every workload -> {'met' if worst <= 1.25 else 'NOT met'} (worst {worst:.2f})")
+    print_target(worst)
     if not args.no_isolated:
         print("\ninstrumentation only (SDK method stubbed with prebuilt responses; best of 7, CPU µs):")
         print(f"{'workload':<15}{'hand-made +µs':>15}{'otel-llm +µs':>14}{'ratio':>8}")

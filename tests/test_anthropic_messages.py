@@ -6,6 +6,7 @@ import anthropic
 import httpx2
 import pytest
 import wrapt
+from local_tracing import instrumented
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -29,13 +30,8 @@ def server():
 
 @pytest.fixture()
 def exporter():
-    exp = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exp))
-    inst = AnthropicInstrumentor()
-    inst.instrument(tracer_provider=provider, skip_dep_check=True)
-    yield exp
-    inst.uninstrument()
+    with instrumented(AnthropicInstrumentor()) as (_, exp):
+        yield exp
 
 
 def client(server, **kw):

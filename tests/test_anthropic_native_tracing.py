@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import anthropic
 import pytest
+from local_tracing import in_memory_tracing
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -32,10 +33,7 @@ def server():
 
 @pytest.fixture()
 def tracing():
-    exp = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exp))
-    return provider, exp
+    return in_memory_tracing()
 
 
 def native_client(server, provider, cls=anthropic.Anthropic):

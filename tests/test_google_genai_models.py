@@ -7,6 +7,7 @@ import pytest
 import wrapt
 from google import genai
 from google.genai import errors, types
+from local_tracing import instrumented
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -29,13 +30,8 @@ def server():
 
 @pytest.fixture()
 def exporter():
-    exp = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exp))
-    inst = GoogleGenAIInstrumentor()
-    inst.instrument(tracer_provider=provider, skip_dep_check=True)
-    yield exp
-    inst.uninstrument()
+    with instrumented(GoogleGenAIInstrumentor()) as (_, exp):
+        yield exp
 
 
 _clients: list[genai.Client] = []

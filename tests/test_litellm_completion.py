@@ -11,6 +11,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402
 import pytest  # noqa: E402
 import wrapt  # noqa: E402
+from local_tracing import instrumented  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
@@ -70,13 +71,8 @@ def openai_server():
 
 @pytest.fixture()
 def tracing():
-    exp = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exp))
-    inst = LiteLLMInstrumentor()
-    inst.instrument(tracer_provider=provider, skip_dep_check=True)
-    yield exp, provider
-    inst.uninstrument()
+    with instrumented(LiteLLMInstrumentor()) as (provider, exp):
+        yield exp, provider
 
 
 @pytest.mark.parametrize(
