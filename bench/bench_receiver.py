@@ -5,9 +5,10 @@
 
 Three figures, each against a baseline measured in the same run:
 
-1. In-process: spans/s of ``TraceIngest`` (parse + derive metrics) vs. merely
+1. In-process: spans/s of ``TraceIngest`` (read + derive metrics) vs. merely
    parsing the same ``ExportTraceServiceRequest`` bytes with the full
-   opentelemetry-proto classes and counting spans.
+   opentelemetry-proto classes and counting spans; ``TraceIngest`` twice: with
+   the native scanner (the default where it is built) and with upb alone.
 2. Over gRPC on loopback, batches of 512 realistic GenAI spans: spans per
    server CPU-second ("per core") of ``otel-llm collector``'s gRPC front end vs.
    a gRPC server in the same kind of process that only decodes and counts.
@@ -108,8 +109,11 @@ def serve(kind: str) -> None:
 
 
 def start_server(kind: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", kind], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if kind == "receiver-upb":
+        env["OTEL_LLM_NATIVE_SCAN"] = "0"
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", kind.removesuffix("-upb")], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
     port = int(proc.stdout.readline())
     return proc, port
 
@@ -149,34 +153,36 @@ def grpc_rate(kind: str, requests: list[bytes], spans_per_round: int, rounds: in
 
 
 # -- in-process ----------------------------------------------------------------
-def in_process(requests: list[bytes], spans: int, rounds: int) -> tuple[float, float]:
+def in_process(requests: list[bytes], spans: int, rounds: int) -> dict[str, float]:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     from otel_llm.pricing import default_pricer
-    from otel_llm.processor import MetricsEngine
+    from otel_llm.processor import MetricsEngine, native_scan
     from otel_llm.processor.ingest import TraceIngest
-
-    ingest = TraceIngest(MetricsEngine(), default_pricer())
-    ingest.ingest(requests[0])
 
     def decode() -> None:
         for body in requests:
             req = ExportTraceServiceRequest.FromString(body)
             sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
 
-    def derive() -> None:
-        for body in requests:
-            ingest.ingest(body)
+    def deriver(native: bool):
+        ingest = TraceIngest(MetricsEngine(), default_pricer(), native=native)
+        ingest.ingest(requests[0])
+        return lambda: [ingest.ingest(body) for body in requests]
 
+    modes = [("decode", decode)]
+    if native_scan.available():
+        modes.append(("native", deriver(True)))
+    modes.append(("upb", deriver(False)))
     best = {}
-    for name, fn in (("decode", decode), ("derive", derive)):
+    for name, fn in modes:
         times = []
         for _ in range(rounds):
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
         best[name] = spans / min(times)
-    return best["decode"], best["derive"]
+    return best
 
 
 # -- memory ----------------------------------------------------------------------
@@ -225,7 +231,7 @@ def flood(total: int, batch: int = 512) -> list[tuple[int, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--serve", choices=["decode", "receiver", "collector"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["decode", "receiver", "receiver-upb", "collector"], help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="fewer spans, for a smoke run")
     args = parser.parse_args()
     if args.serve:
@@ -239,19 +245,28 @@ def main() -> None:
     print(f"{spans} realistic GenAI spans in {batches} requests of 512 "
           f"({sum(map(len, requests)) / spans:.0f} bytes/span)")
 
-    decode, derive = in_process(requests, spans, rounds)
+    rates = in_process(requests, spans, rounds)
+    decode = rates["decode"]
     print("\n[in-process, one thread]")
-    print(f"  decode only (full opentelemetry-proto parse): {decode:12,.0f} spans/s")
-    print(f"  otel-llm ingest (parse + derive metrics):      {derive:12,.0f} spans/s")
-    print(f"  ratio: {derive / decode:.1%} of decode-only")
+    print(f"  decode only (full opentelemetry-proto parse):      {decode:12,.0f} spans/s")
+    if "native" in rates:
+        print(f"  otel-llm ingest, native scanner (the default):    {rates['native']:12,.0f} spans/s"
+              f"   {rates['native'] / decode:.1%} of decode-only")
+    else:
+        print("  otel-llm ingest, native scanner: not built here (no C compiler at install time)")
+    print(f"  otel-llm ingest, upb alone (OTEL_LLM_NATIVE_SCAN=0): {rates['upb']:10,.0f} spans/s"
+          f"   {rates['upb'] / decode:.1%} of decode-only")
 
     base_cpu, base_wall = grpc_rate("decode", requests, spans, rounds)
     ours_cpu, ours_wall = grpc_rate("receiver", requests, spans, rounds)
+    upb_cpu, upb_wall = grpc_rate("receiver-upb", requests, spans, rounds)
     drift_cpu, drift_wall = grpc_rate("collector", requests, spans, rounds)
     print("\n[gRPC on loopback, batches of 512, server CPU measured from /proc]")
     print(f"  decode-and-count server:        {base_cpu:12,.0f} spans per CPU-second ({base_wall:,.0f} spans/s wall)")
     print(f"  otel-llm collector, metrics:    {ours_cpu:12,.0f} spans per CPU-second ({ours_wall:,.0f} spans/s wall)")
     print(f"  ratio: {ours_cpu / base_cpu:.1%} of decode-only per core (target >= 40%)")
+    print(f"  ... with upb alone:             {upb_cpu:12,.0f} spans per CPU-second ({upb_wall:,.0f} spans/s wall)"
+          f"   {upb_cpu / base_cpu:.1%}")
     print(f"  + drift detection (default):    {drift_cpu:12,.0f} spans per CPU-second ({drift_wall:,.0f} spans/s wall)")
     print(f"  ratio: {drift_cpu / base_cpu:.1%} of decode-only per core")
 

@@ -83,6 +83,16 @@ def test_every_copied_source_exists():
             assert (REPO / source).exists(), f"COPY {source}: not in the repository (build context is the repo root)"
 
 
+def test_build_stage_can_compile_the_native_reader():
+    steps = instructions()
+    build = steps[:max(i for i, (kw, _) in enumerate(steps) if kw == "FROM")]
+    copied = [s for kw, args in build if kw == "COPY" for s in shlex.split(args)[:-1]]
+    assert "setup.py" in copied and "otel_llm" in copied  # the extension's build script and its source
+    runs = " ".join(args for kw, args in build if kw == "RUN")
+    assert "apt-get install" in runs and "gcc" in runs.split("apt-get install", 1)[1]
+    assert (REPO / "otel_llm" / "processor" / "_otlp_scan.c").exists()
+
+
 def test_base_images_are_pinned_and_slim():
     for keyword, args in instructions():
         if keyword == "FROM":

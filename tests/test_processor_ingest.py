@@ -1,7 +1,11 @@
-"""The receiver's fast protobuf path gives exactly the metrics of the SpanProcessor path."""
+"""The receiver's fast protobuf path gives exactly the metrics of the SpanProcessor path.
+
+Every test runs twice: with the native scanner reading requests, and with upb alone.
+"""
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -10,10 +14,20 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from otel_llm import semconv as sc
 from otel_llm.pricing import default_pricer
-from otel_llm.processor import MetricsEngine, MetricsSpanProcessor
+from otel_llm.processor import MetricsEngine, MetricsSpanProcessor, native_scan
 from otel_llm.processor.ingest import TraceIngest
 from otel_llm.processor.otlp_lite import decode_any, encode_string
 from otel_llm.processor.synthetic import ListExporter, emit_llm_span, realistic_spans, sdk_tracer
+
+
+@pytest.fixture(autouse=True, params=["native", "upb"])
+def reader(request, monkeypatch):
+    """TraceIngest reads requests with the native scanner, then with upb alone."""
+    if request.param == "native":
+        assert native_scan.available(), "the C extension otel_llm.processor._otlp_scan was not built"
+    monkeypatch.setenv(native_scan.ENV_SWITCH, "1" if request.param == "native" else "0")
+    return request.param
+
 
 FOREIGN = [
     ("x", {sc.GEN_AI_SYSTEM: "openai", sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_REQUEST_MODEL: "gpt-4o",

@@ -1,13 +1,20 @@
 """The receiver's hot path: OTLP trace request bytes -> metric engine updates.
 
+A request is read by the native scanner (``native_scan``, a C extension built at
+install time where a compiler exists) or, without it, parsed by upb with the
+reduced schema of ``otlp_lite``. Either way each span becomes one record: the
+raw AnyValue bytes of the 8 label keys and 16 value keys the metrics read
+(``b""`` when absent), times, status, ids and flags, plus a way to the whole
+span for the rare span that needs more (see ``_RECORD``). Both readers give the
+same records; ``tests/test_processor_native_scan.py`` checks that.
+
 Spans following the current GenAI conventions (``gen_ai.operation.name`` and
 ``gen_ai.provider.name`` present: otel-llm's own spans and the official
-OpenTelemetry instrumentations) take the fast path: two ``itemgetter`` calls
-read 17 keys of the C-parsed attribute map (see ``otlp_lite``), the 8 raw label
-values are the key of a per-service cache of resolved series, token counts go
-through a cache of small ints, and accumulators are updated in place.
-Per-customer/per-user sketch updates are queued per request and applied in
-span order by ``TopSpenders.add_many`` (bit-identical to one ``add`` per span);
+OpenTelemetry instrumentations) take the fast path: the 8 raw label values are
+the key of a per-service cache of resolved series, token counts go through a
+cache of small ints, and accumulators are updated in place. Per-customer/per-user
+sketch updates are queued per request and applied in span order by
+``TopSpenders.add_many`` (bit-identical to one ``add`` per span);
 bench/README.md ("Receiver") says where the time goes. Everything else (older
 conventions, OpenLLMetry, OpenLIT, OpenInference, the Anthropic SDK's own
 spans) is decoded into a dict and goes through ``span_view.build_view``, the
@@ -33,8 +40,10 @@ from operator import itemgetter
 from typing import Any
 
 from otel_llm import semconv as sc
+from otel_llm.processor import native_scan
 from otel_llm.processor.aggregate import MetricsEngine, _Series
-from otel_llm.processor.otlp_lite import _DOUBLE, LiteTraceRequest, decode_any
+from otel_llm.processor.native_scan import F_ALL, F_ANY, F_CONTENT, F_EVENTS
+from otel_llm.processor.otlp_lite import _DOUBLE, LiteSpan, LiteTraceRequest, decode_any
 from otel_llm.processor.outcomes import record_outcome
 from otel_llm.processor.span_view import WANTED, Invalid, build_view, is_anthropic_native
 
@@ -49,21 +58,35 @@ _USD = b"\n\x03USD"
 _CACHE_LIMIT = 65_536
 _INF = math.inf
 _SERVICE_INDEX = sc.COMMON_LABELS.index(sc.LABEL_SERVICE)
-# Subscripting upb's map costs about half of .get() (no argument parsing) and an
-# itemgetter does a group of keys in one C call; a missing key reads as b"" (and
-# is inserted into the request's throw-away map). Label keys form the cache key as is.
-_LABEL_KEYS = itemgetter(
+_LABEL_NAMES = (
     sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL,
     sc.ERROR_TYPE, sc.FEATURE, sc.EXPERIMENT, sc.VARIANT,
 )
-_VALUE_KEYS = itemgetter(
+_VALUE_NAMES = (
     sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_COST_AMOUNT,
     sc.GEN_AI_USAGE_COST_CURRENCY, sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, sc.GEN_AI_RESPONSE_FINISH_REASONS,
     sc.USER_ID, sc.CUSTOMER_ID, sc.GEN_AI_RESPONSE_ID,
+    # older names of the token counts, and what pricing a span without a cost needs
+    sc.GEN_AI_USAGE_PROMPT_TOKENS, sc.GEN_AI_USAGE_COMPLETION_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, sc.OTEL_LLM_COST_UNPRICED,
+    # what the drift monitor reads beyond the labels
+    sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, sc.GEN_AI_OUTPUT_TYPE,
 )
-# What the drift monitor reads beyond the labels (only when drift detection is on).
-_DRIFT_EXTRA = (sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, sc.GEN_AI_OUTPUT_TYPE)
+_V_CACHE_READ, _V_CACHE_WRITE, _V_UNPRICED, _V_FINGERPRINT, _V_OUTPUT_TYPE = 11, 12, 13, 14, 15
+# Subscripting upb's map costs about half of .get() (no argument parsing) and an
+# itemgetter does a group of keys in one C call; a missing key reads as b"" (and
+# is inserted into the request's throw-away map), as the native scanner gives it.
+_LABEL_KEYS = itemgetter(*_LABEL_NAMES)
+_VALUE_KEYS = itemgetter(*_VALUE_NAMES)
+# Keys that make a span more than "not GenAI" on the slow path: another convention's, an outcome's.
+_OTHER_NAMES = tuple(sorted((WANTED | {sc.OUTCOME_NAME}) - set(_LABEL_NAMES) - set(_VALUE_NAMES)))
 _DRIFT_CONTENT = (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES)
+# Slots whose values repeat (labels, currency, finish reasons, flags): the scanner shares their bytes objects.
+_INTERNED = tuple(range(len(_LABEL_NAMES))) + tuple(len(_LABEL_NAMES) + i for i in (3, 5, 13, 14, 15))
+# A span record, from either reader:
+#   (labels, values, start_ns, end_ns, status code, span_id, trace_id, flags, ref, stop)
+# ref/stop: the span's byte range in the request (native scanner), or the upb span and None.
+_RECORD = "labels values start end status span_id trace_id flags ref stop"
 _TOO_LONG = object()  # queued in place of an id longer than the limit
 # (series, folded label names, unguarded label values, customer spenders, user spenders)
 _Hit = tuple[_Series, tuple[str, ...], tuple[str, ...], Any, Any]
@@ -123,12 +146,29 @@ def _seconds_or_cost(raw: bytes) -> float:
     return v
 
 
+def _record(span: Any) -> tuple[Any, ...]:
+    """A upb span as a record (see ``_RECORD``); flags all set: the slow path checks for itself."""
+    a = span.attributes
+    return (_LABEL_KEYS(a), _VALUE_KEYS(a), span.start_time_unix_nano, span.end_time_unix_nano,
+            span.status.code, span.span_id, span.trace_id, F_ALL, span, None)
+
+
+class _Scanned:
+    """A request read by the native scanner: its bytes (for whole-span parses) and its records."""
+
+    __slots__ = ("data", "resources")
+
+    def __init__(self, data: bytes, resources: list[Any]) -> None:
+        self.data = data
+        self.resources = resources
+
+
 class TraceIngest:
     """Feeds OTLP trace requests (serialized bytes) into a :class:`MetricsEngine`."""
 
     def __init__(self, engine: MetricsEngine, pricer: Any, max_attribute_length: int = 256, *,
                  drift: Any = None, max_tokens_per_span: int = sc.MAX_TOKENS_PER_CALL,
-                 max_cost_per_span_usd: float = sc.MAX_COST_PER_CALL_USD) -> None:
+                 max_cost_per_span_usd: float = sc.MAX_COST_PER_CALL_USD, native: bool | None = None) -> None:
         self.engine = engine
         self.pricer = pricer
         self.limit = max_attribute_length
@@ -137,11 +177,31 @@ class TraceIngest:
         self.drift = drift  # an otel_llm.drift.DriftMonitor fed every GenAI span, or None
         # service -> {raw label bytes (+ status) -> _Hit}
         self._labels: dict[str, dict[Any, _Hit]] = {}
-        self._ints: dict[bytes, int] = {}
+        self._ints: dict[bytes, tuple[int, int]] = {}  # raw count -> (count, token histogram bucket)
         self._finish: dict[bytes, tuple[str, ...]] = {}
+        # None when the C accelerator is not built, or is switched off (native=False, OTEL_LLM_NATIVE_SCAN=0).
+        self._scanner = None if native is False else native_scan.make_scanner(
+            labels=_LABEL_NAMES, values=_VALUE_NAMES, other=_OTHER_NAMES, content=_DRIFT_CONTENT,
+            service_key=sc.SERVICE_NAME, event_name=sc.GEN_AI_EVALUATION_RESULT, interned=_INTERNED,
+            required=native is True)
+
+    @property
+    def native(self) -> bool:
+        """True if requests are read by the native scanner (upb remains the judge of malformed ones)."""
+        return self._scanner is not None
 
     def parse(self, data: bytes) -> Any:
-        """Parse request bytes; raises ``google.protobuf.message.DecodeError`` on malformed input."""
+        """Read request bytes; raises ``google.protobuf.message.DecodeError`` on malformed input.
+
+        The native scanner takes what it understands; anything else (malformed input
+        included) is parsed by upb, which accepts or rejects it with its own error.
+        """
+        if self._scanner is not None:
+            if type(data) is not bytes:
+                data = bytes(data)
+            resources = self._scanner.scan(data)
+            if resources is not None:
+                return _Scanned(data, resources)
         req = LiteTraceRequest()
         req.ParseFromString(data)
         return req
@@ -153,22 +213,40 @@ class TraceIngest:
         result = IngestResult()
         engine = self.engine
         with engine._lock:
-            for rs in req.resource_spans:
-                svc_raw = rs.resource.attributes.get(sc.SERVICE_NAME)
-                service = _str(svc_raw)
-                if len(service) > self.limit:
-                    service = sc.OVERFLOW_VALUE
-                    engine._guard.count_overflow((sc.LABEL_SERVICE,))
-                for ss in rs.scope_spans:
-                    spans = ss.spans
-                    result.spans += len(spans)
-                    if len(engine._young) > engine.recent_calls // 2:
-                        engine.rotate_recent()
-                    self._spans(spans, service, ss.scope.name, result)
+            if type(req) is _Scanned:
+                data = req.data
+                for svc_raw, scopes in req.resources:
+                    service = self._service(svc_raw)
+                    for scope, records in scopes:
+                        result.spans += len(records)
+                        if len(engine._young) > engine.recent_calls // 2:
+                            engine.rotate_recent()
+                        self._spans(records, service, scope, result, data)
+            else:
+                for rs in req.resource_spans:
+                    service = self._service(rs.resource.attributes.get(sc.SERVICE_NAME))
+                    for ss in rs.scope_spans:
+                        spans = ss.spans
+                        result.spans += len(spans)
+                        if len(engine._young) > engine.recent_calls // 2:
+                            engine.rotate_recent()
+                        self._spans(map(_record, spans), service, ss.scope.name, result, None)
         return result
 
-    def _spans(self, spans: Any, service: str, scope: str, result: IngestResult) -> None:
-        """The hot loop: one scope's spans. Everything per span is inlined here on purpose."""
+    def _service(self, raw: bytes | None) -> str:
+        service = _str(raw)
+        if len(service) > self.limit:
+            service = sc.OVERFLOW_VALUE
+            self.engine._guard.count_overflow((sc.LABEL_SERVICE,))
+        return service
+
+    @staticmethod
+    def _span_at(data: bytes | None, ref: Any, stop: int | None) -> Any:
+        """The whole span of a record: the upb span itself, or its byte range parsed by upb."""
+        return ref if data is None else LiteSpan.FromString(data[ref:stop])
+
+    def _spans(self, records: Any, service: str, scope: str, result: IngestResult, data: bytes | None) -> None:
+        """The hot loop: one scope's span records. Everything per span is inlined here on purpose."""
         engine = self.engine
         labels_cache = self._labels.get(service)
         if labels_cache is None:
@@ -193,10 +271,8 @@ class TraceIngest:
         c_costs: list[float] = []
         u_keys: list[Any] = []
         u_costs: list[float] = []
-        for span in spans:
-            a = span.attributes
-            # One C call per group of keys; a missing key reads as b"" (and is inserted, harmlessly).
-            lk = _LABEL_KEYS(a)
+        for lk, vals, start, end, status, span_id, trace_id, flags, ref, stop in records:
+            span = None  # the whole span, parsed only when needed
             if not lk[0] or not lk[1] or native:
                 if c_keys:  # the slow path records directly: keep sketch updates in span order
                     self._spend(customers, c_keys, c_costs, sc.LABEL_CUSTOMER)
@@ -204,35 +280,39 @@ class TraceIngest:
                 if u_keys:
                     self._spend(users, u_keys, u_costs, sc.LABEL_USER)
                     u_keys, u_costs = [], []
-                reason = self._slow(span, service, scope)
-                young = engine._young  # recording there may have rotated the recent-calls memory
+                if flags & F_ANY:
+                    span = self._span_at(data, ref, stop)
+                    reason = self._slow(span, service, scope)
+                    young = engine._young  # recording there may have rotated the recent-calls memory
+                else:
+                    reason = ""  # no attribute any metric reads: not a GenAI span
             else:
-                status = span.status.code
                 hit = labels_cache.get(lk if status != 2 else (lk, True))
                 if hit is None:
                     hit = self._resolve(lk, service, status == 2, labels_cache)
                 reason = None
-                start = span.start_time_unix_nano
-                end = span.end_time_unix_nano
-                raw_in, raw_out, raw_cost, raw_cur, raw_ttfc, raw_finish, raw_user, raw_customer, raw_rid = \
-                    _VALUE_KEYS(a)
+                (raw_in, raw_out, raw_cost, raw_cur, raw_ttfc, raw_finish, raw_user, raw_customer, raw_rid,
+                 raw_pt, raw_ct, _, _, _, _, _) = vals
                 inp = out = ttfc = cost = None
+                ib = ob = 0
                 if not start or end < start:
                     reason = "invalid_duration"
                 else:
                     try:
                         if not raw_in:
-                            raw_in = a.get(sc.GEN_AI_USAGE_PROMPT_TOKENS)
+                            raw_in = raw_pt
                         if raw_in:
-                            inp = ints.get(raw_in)
-                            if inp is None:
-                                inp = self._int(raw_in)
+                            t = ints.get(raw_in)
+                            if t is None:
+                                t = self._token(raw_in)
+                            inp, ib = t
                         if not raw_out:
-                            raw_out = a.get(sc.GEN_AI_USAGE_COMPLETION_TOKENS)
+                            raw_out = raw_ct
                         if raw_out:
-                            out = ints.get(raw_out)
-                            if out is None:
-                                out = self._int(raw_out)
+                            t = ints.get(raw_out)
+                            if t is None:
+                                t = self._token(raw_out)
+                            out, ob = t
                     except ValueError as exc:
                         reason = str(exc)
                 if reason is None and raw_ttfc:
@@ -257,7 +337,7 @@ class TraceIngest:
                             reason = "invalid_cost"
                 unpriced = False
                 if reason is None and cost is None and (inp is not None or out is not None):
-                    priced = self._price(a, hit[2], inp, out, start)
+                    priced = self._price(vals, hit[2], inp, out, start)
                     if isinstance(priced, str):
                         reason = priced
                     elif priced is None:
@@ -283,12 +363,12 @@ class TraceIngest:
                     if inp is not None:
                         if s.tin is None:
                             s.tin = [0] * _NTB
-                        s.tin[bisect_left(_TB, inp)] += 1
+                        s.tin[ib] += 1
                         s.tin_sum += inp
                     if out is not None:
                         if s.tout is None:
                             s.tout = [0] * _NTB
-                        s.tout[bisect_left(_TB, out)] += 1
+                        s.tout[ob] += 1
                         s.tout_sum += out
                     if cost is not None:
                         s.cost += cost
@@ -339,17 +419,20 @@ class TraceIngest:
                                 engine._fold_finish(s)
                     if raw_rid and len(raw_rid) <= limit:  # engine.remember, inlined; the caller rotates
                         young[raw_rid] = s
-                    young[span.span_id] = s
+                    young[span_id] = s
                 if drift is not None:  # valid or not, the span says which model answered
-                    self._observe_drift(span, a, hit[2], service)
+                    self._observe_fast(hit[2], vals, trace_id, flags, data, ref, stop, service)
             if reason is None:
                 accepted += 1
             elif reason == "":
                 ignored += 1
             else:
                 rejected[reason] = rejected.get(reason, 0) + 1
-            if span.events:  # after the span, so an event on it finds its labels
-                self._events(span)
+            if flags & F_EVENTS:  # after the span, so an event on it finds its labels
+                if span is None:
+                    span = self._span_at(data, ref, stop)
+                if span.events:
+                    self._events(span)
         if c_keys:
             self._spend(customers, c_keys, c_costs, sc.LABEL_CUSTOMER)
         if u_keys:
@@ -370,14 +453,14 @@ class TraceIngest:
         else:
             spenders.add_many(keys, costs)
 
-    def _price(self, a: Any, labels: tuple[str, ...], inp: int | None, out: int | None,
+    def _price(self, vals: tuple[bytes, ...], labels: tuple[str, ...], inp: int | None, out: int | None,
                start_ns: int) -> float | str | None:
         """Cost at ``start_ns`` of a span with usage but no cost; ``None`` if unpriced, a str if it is bad."""
-        if a.get(sc.OTEL_LLM_COST_UNPRICED) == _TRUE or self.pricer is None:
+        if vals[_V_UNPRICED] == _TRUE or self.pricer is None:
             return None
         try:
-            cr = a.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
-            cw = a.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)
+            cr = vals[_V_CACHE_READ]
+            cw = vals[_V_CACHE_WRITE]
             cr = self._int(cr) if cr else 0
             cw = self._int(cw) if cw else 0
         except ValueError as exc:
@@ -386,14 +469,19 @@ class TraceIngest:
         return None if priced is None else priced.amount
 
     def _int(self, raw: bytes) -> int:
+        t = self._ints.get(raw)
+        return (t if t is not None else self._token(raw))[0]
+
+    def _token(self, raw: bytes) -> tuple[int, int]:
+        """A token count and its histogram bucket, validated and cached by raw value."""
         v = _tokens(raw)
         if v > self.max_tokens:  # checked on a cache miss only: the cache holds sane counts alone
             raise ValueError("absurd_tokens")
         ints = self._ints
         if len(ints) >= _CACHE_LIMIT:
             ints.clear()
-        ints[raw] = v
-        return v
+        t = ints[raw] = (v, bisect_left(_TB, v))
+        return t
 
     def _too_long(self, spenders: Any, label: str, cost: float) -> None:
         self.engine._guard.count_overflow((label,))
@@ -442,7 +530,7 @@ class TraceIngest:
             view = build_view(d, service, scope, duration, span.status.code == 2, self.pricer, start,
                               max_tokens=self.max_tokens, max_cost=self.max_cost)
             if view is not None and self.drift is not None:  # valid or not, it is a GenAI span
-                self._observe_drift(span, a, None, service, d)
+                self._observe_slow(span, d, service)
         if view is None:
             if a.get(sc.OUTCOME_NAME) is not None:  # an `outcome {name}` span (otel_llm.outcome)
                 return record_outcome(self.engine, lambda k: decode_any(a.get(k)), self._service_label(service))
@@ -452,38 +540,47 @@ class TraceIngest:
         self.engine._record(view, bytes(span.span_id))
         return None
 
-    def _observe_drift(self, span: Any, a: Any, labels: tuple[str, ...] | None, service: str,
-                       decoded: dict[str, Any] | None = None) -> None:
-        """Hand one GenAI span's attributes to the drift monitor (it queues them for its worker).
+    def _observe_fast(self, labels: tuple[str, ...], vals: tuple[bytes, ...], trace_id: bytes, flags: int,
+                      data: bytes | None, ref: Any, stop: int | None, service: str) -> None:
+        """Hand a fast-path GenAI span to the drift monitor (it queues it for its worker).
 
-        ``labels``: the fast path's decoded label values; ``decoded``: the slow path's dict.
         Message content is decoded only for traces in the monitor's sample (by trace id).
         """
-        drift = self.drift
-        if labels is not None:
-            attrs: dict[str, Any] = {
-                sc.GEN_AI_OPERATION_NAME: labels[0], sc.GEN_AI_REQUEST_MODEL: labels[2],
-                sc.GEN_AI_RESPONSE_MODEL: labels[3], sc.FEATURE: labels[6],
-            }
-            raw = a.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
-            if raw:
-                reasons = self._finish.get(raw)
-                attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons if reasons is not None \
-                    else self._finish_reasons(raw)
-        else:
-            attrs = dict(decoded or ())
-        # Usually absent: `in` is the cheapest miss on upb's map (a subscript miss inserts b"").
-        for key in _DRIFT_EXTRA:
-            if key in a:
-                attrs[key] = decode_any(a[key])
-        rate = drift.config.sample_rate
-        # the monitor's own rule for SDK spans: the low 48 bits of the trace id against the rate
-        sampled = rate >= 1 or int.from_bytes(span.trace_id[-6:], "big") / float(1 << 48) < rate
-        if sampled:
+        attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: labels[0], sc.GEN_AI_REQUEST_MODEL: labels[2],
+            sc.GEN_AI_RESPONSE_MODEL: labels[3], sc.FEATURE: labels[6],
+        }
+        raw = vals[5]
+        if raw:
+            reasons = self._finish.get(raw)
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons if reasons is not None else self._finish_reasons(raw)
+        for key, i in ((sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, _V_FINGERPRINT), (sc.GEN_AI_OUTPUT_TYPE, _V_OUTPUT_TYPE)):
+            if vals[i]:
+                attrs[key] = decode_any(vals[i])
+        sampled = self._sampled(trace_id)
+        if sampled and flags & F_CONTENT:
+            a = self._span_at(data, ref, stop).attributes
             for key in _DRIFT_CONTENT:
-                if key in a:
+                if key in a:  # `in` is the cheapest miss on upb's map (a subscript miss inserts b"")
                     attrs[key] = decode_any(a[key])
-        drift.observe(attrs, service, sampled=sampled)
+        self.drift.observe(attrs, service, sampled=sampled)
+
+    def _observe_slow(self, span: Any, decoded: dict[str, Any], service: str) -> None:
+        """Hand a slow-path GenAI span (its wanted attributes already decoded) to the drift monitor."""
+        attrs = dict(decoded)
+        a = span.attributes
+        keys = (sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, sc.GEN_AI_OUTPUT_TYPE)
+        sampled = self._sampled(span.trace_id)
+        for key in keys + _DRIFT_CONTENT if sampled else keys:
+            raw = a.get(key)
+            if raw:  # b"" is absent (a key the record reader looked up and did not find)
+                attrs[key] = decode_any(raw)
+        self.drift.observe(attrs, service, sampled=sampled)
+
+    def _sampled(self, trace_id: bytes) -> bool:
+        """The monitor's own rule for SDK spans: the low 48 bits of the trace id against the rate."""
+        rate = self.drift.config.sample_rate
+        return rate >= 1 or int.from_bytes(trace_id[-6:], "big") / float(1 << 48) < rate
 
     def _service_label(self, service: str) -> str:
         return self.engine._guard.guard_one(_SERVICE_INDEX, service)

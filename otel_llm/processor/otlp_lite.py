@@ -73,6 +73,8 @@ def _build() -> tuple[Any, Any]:
 
 
 LiteTraceRequest, _POOL = _build()
+# One span on its own: what the native scanner's callers parse a span's byte range with.
+LiteSpan = message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"{_PKG}.Span"))
 
 _DOUBLE = struct.Struct("<d").unpack_from
 

@@ -130,8 +130,9 @@ class Receiver:
             self.stop(grace=0)
             raise
         self._started = True
-        log.info("otel-llm collector listening: grpc=%s http=%s metrics=%s", self.grpc_port, self.http_port,
-                 self.web_port)
+        log.info("otel-llm collector listening: grpc=%s http=%s metrics=%s; trace reader: %s", self.grpc_port,
+                 self.http_port, self.web_port,
+                 "native scanner" if self.pipeline.ingest.native else "upb (native scanner not built or off)")
 
     @property
     def grpc_port(self) -> int | None:
