@@ -22,7 +22,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from otel_llm import semconv as sc
 from otel_llm.pricing import default_pricer
 from otel_llm.processor import MetricsEngine, native_scan
-from otel_llm.processor.ingest import _LABEL_NAMES, _OTHER_NAMES, _VALUE_NAMES, TraceIngest, _record, _Scanned
+from otel_llm.processor.ingest import (
+    _LABEL_NAMES,
+    _OTHER_NAMES,
+    _VALUE_NAMES,
+    TraceIngest,
+    _record,
+    _Scanned,
+    record_scanner,
+)
 from otel_llm.processor.native_scan import F_ANY, F_CONTENT, F_EVENTS, F_OTHER
 from otel_llm.processor.otlp_lite import LiteSpan, LiteTraceRequest
 from otel_llm.processor.synthetic import emit_llm_span, realistic_spans, sdk_tracer
@@ -32,7 +40,7 @@ def scanner():
     assert native_scan.available(), (
         "the C extension otel_llm.processor._otlp_scan was not built: `pip install -e .` needs gcc and the "
         "Python headers")
-    return TraceIngest(MetricsEngine(), None, native=True)._scanner
+    return record_scanner(required=True)
 
 
 def upb_records(data: bytes):
@@ -264,6 +272,14 @@ def test_switch_off_by_environment(monkeypatch):
     assert TraceIngest(MetricsEngine(), None).native == native_scan.available()
 
 
+def test_trace_ids_only_where_asked_for():
+    data = encode_spans(realistic_spans(2)).SerializeToString()
+    with_ids = record_scanner(required=True).scan(data)[0][1][0][1]
+    without = record_scanner(trace_ids=False, required=True).scan(data)[0][1][0][1]
+    assert all(len(r[6]) == 16 for r in with_ids) and all(r[6] == b"" for r in without)
+    assert [r[:6] + r[7:] for r in with_ids] == [r[:6] + r[7:] for r in without]
+
+
 def test_interned_values_survive_table_resets():
     sc_ = scanner()
     seen = set()
@@ -274,3 +290,29 @@ def test_interned_values_survive_table_resets():
         assert value == AnyValue(string_value=f"m{i}").SerializeToString()
         seen.add(value)
     assert len(seen) == 5000
+
+
+class SeenByDrift:
+    """Records what TraceIngest hands a drift monitor (the real monitor's interface)."""
+
+    class config:  # noqa: N801 - mirrors DriftMonitor.config
+        sample_rate = 0.5
+
+    def __init__(self):
+        self.calls = []
+
+    def observe(self, attrs, service, sampled):
+        self.calls.append((attrs[sc.GEN_AI_REQUEST_MODEL], service, sampled))
+
+
+def test_drift_sampling_reads_trace_ids_even_when_the_scanner_skipped_them():
+    data = encode_spans(realistic_spans(200)).SerializeToString()
+    seen = []
+    for drift_at_start in (True, False):
+        drift = SeenByDrift()
+        ingest = TraceIngest(MetricsEngine(), default_pricer(), drift=drift if drift_at_start else None, native=True)
+        ingest.drift = drift  # late: the scanner was made without trace ids
+        ingest.ingest(data)
+        seen.append(drift.calls)
+    assert seen[0] == seen[1] and len(seen[0]) == 200
+    assert 40 < sum(sampled for _, _, sampled in seen[0]) < 160  # by trace id, about half

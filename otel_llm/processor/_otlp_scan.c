@@ -62,6 +62,7 @@ typedef struct {
     Py_ssize_t event_len;
     InternEntry *interned;     /* INTERN_TABLE entries */
     int n_interned;
+    int trace_ids;             /* 0: records carry b"" for the trace id (nobody reads it) */
     PyObject *empty;           /* b"" */
 } Scanner;
 
@@ -428,7 +429,8 @@ static int scan_span(Scanner *sc, const uint8_t *base, const uint8_t *p, const u
     items[1] = PyLong_FromUnsignedLongLong(t_end);
     items[2] = PyLong_FromLong(status);
     items[3] = span_id ? PyBytes_FromStringAndSize((const char *)span_id, span_n) : (Py_INCREF(sc->empty), sc->empty);
-    items[4] = trace_id ? PyBytes_FromStringAndSize((const char *)trace_id, trace_n) : (Py_INCREF(sc->empty), sc->empty);
+    items[4] = trace_id && sc->trace_ids ? PyBytes_FromStringAndSize((const char *)trace_id, trace_n)
+                                         : (Py_INCREF(sc->empty), sc->empty);
     items[5] = PyLong_FromLong(flags);
     items[6] = PyLong_FromSsize_t(span_start - base);
     items[7] = PyLong_FromSsize_t(end - base);
@@ -601,11 +603,13 @@ error:
 /* ---------------------------------------------------------------- type */
 
 static int Scanner_init(Scanner *sc, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"labels", "values", "other", "content", "service_key", "event_name", "interned", NULL};
+    static char *kwlist[] = {"labels", "values", "other", "content", "service_key", "event_name", "interned",
+                             "trace_ids", NULL};
     PyObject *labels, *values, *other, *content, *service, *event, *interned;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!UUO", kwlist, &PyTuple_Type, &labels, &PyTuple_Type,
+    int trace_ids = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!UUO|p", kwlist, &PyTuple_Type, &labels, &PyTuple_Type,
                                      &values, &PyTuple_Type, &other, &PyTuple_Type, &content, &service, &event,
-                                     &interned))
+                                     &interned, &trace_ids))
         return -1;
     Py_ssize_t n_labels = PyTuple_GET_SIZE(labels), n_values = PyTuple_GET_SIZE(values);
     if (n_labels + n_values > MAX_SLOTS) {
@@ -626,6 +630,7 @@ static int Scanner_init(Scanner *sc, PyObject *args, PyObject *kwds) {
     memset(sc->table, 0, sizeof(sc->table));
     memset(sc->intern_slot, 0, sizeof(sc->intern_slot));
     sc->n_labels = (int)n_labels;
+    sc->trace_ids = trace_ids;
     sc->n_slots = (int)(n_labels + n_values);
     PyObject *groups[4] = {labels, values, other, content};
     for (int g = 0; g < 4; g++) {
@@ -687,7 +692,7 @@ static PyTypeObject ScannerType = {
     .tp_name = "otel_llm.processor._otlp_scan.Scanner",
     .tp_basicsize = sizeof(Scanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Scanner(labels, values, other, content, service_key, event_name, interned): reads OTLP trace requests.",
+    .tp_doc = "Scanner(labels, values, other, content, service_key, event_name, interned, trace_ids=True): reads OTLP trace requests.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Scanner_init,
     .tp_dealloc = (destructor)Scanner_dealloc,

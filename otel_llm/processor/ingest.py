@@ -146,6 +146,14 @@ def _seconds_or_cost(raw: bytes) -> float:
     return v
 
 
+def record_scanner(*, trace_ids: bool = True, required: bool = False) -> Any:
+    """The native scanner making this module's records, or None (see ``native_scan.make_scanner``)."""
+    return native_scan.make_scanner(
+        labels=_LABEL_NAMES, values=_VALUE_NAMES, other=_OTHER_NAMES, content=_DRIFT_CONTENT,
+        service_key=sc.SERVICE_NAME, event_name=sc.GEN_AI_EVALUATION_RESULT, interned=_INTERNED,
+        trace_ids=trace_ids, required=required)
+
+
 def _record(span: Any) -> tuple[Any, ...]:
     """A upb span as a record (see ``_RECORD``); flags all set: the slow path checks for itself."""
     a = span.attributes
@@ -180,10 +188,8 @@ class TraceIngest:
         self._ints: dict[bytes, tuple[int, int]] = {}  # raw count -> (count, token histogram bucket)
         self._finish: dict[bytes, tuple[str, ...]] = {}
         # None when the C accelerator is not built, or is switched off (native=False, OTEL_LLM_NATIVE_SCAN=0).
-        self._scanner = None if native is False else native_scan.make_scanner(
-            labels=_LABEL_NAMES, values=_VALUE_NAMES, other=_OTHER_NAMES, content=_DRIFT_CONTENT,
-            service_key=sc.SERVICE_NAME, event_name=sc.GEN_AI_EVALUATION_RESULT, interned=_INTERNED,
-            required=native is True)
+        self._scanner = None if native is False else record_scanner(trace_ids=drift is not None,
+                                                                     required=native is True)
 
     @property
     def native(self) -> bool:
@@ -459,10 +465,9 @@ class TraceIngest:
         if vals[_V_UNPRICED] == _TRUE or self.pricer is None:
             return None
         try:
-            cr = vals[_V_CACHE_READ]
-            cw = vals[_V_CACHE_WRITE]
-            cr = self._int(cr) if cr else 0
-            cw = self._int(cw) if cw else 0
+            raw_cr, raw_cw = vals[_V_CACHE_READ], vals[_V_CACHE_WRITE]
+            cr = self._int(raw_cr) if raw_cr else 0
+            cw = self._int(raw_cw) if raw_cw else 0
         except ValueError as exc:
             return str(exc)
         priced = self.pricer.price(labels[1], labels[3] or labels[2], inp or 0, out or 0, cr, cw, start_ns)
@@ -557,6 +562,8 @@ class TraceIngest:
         for key, i in ((sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, _V_FINGERPRINT), (sc.GEN_AI_OUTPUT_TYPE, _V_OUTPUT_TYPE)):
             if vals[i]:
                 attrs[key] = decode_any(vals[i])
+        if not trace_id:  # not read by the scanner (no drift monitor when it was made), or absent
+            trace_id = self._span_at(data, ref, stop).trace_id
         sampled = self._sampled(trace_id)
         if sampled and flags & F_CONTENT:
             a = self._span_at(data, ref, stop).attributes

@@ -81,9 +81,10 @@ class TopSpenders:
     # place: without it, near-equal spenders would swap (and freeze series) constantly.
     HYSTERESIS = 1.25
 
-    def __init__(self, top_n: int, sketch_factor: int = 8) -> None:
+    def __init__(self, top_n: int, sketch_factor: int = 16) -> None:
         self.top_n = top_n
-        self.capacity = max(top_n * sketch_factor, 16)
+        self.capacity = max(top_n * sketch_factor, 32)
+        self.keep = self.capacity // 4  # candidates a shrink keeps: 4N by default
         self._estimate: dict[Hashable, float] = {}  # sketch: id -> over-estimate of total spend
         self._base = 0.0  # largest estimate dropped from the sketch so far
         self.exact: dict[Hashable, float] = {}  # promoted ids -> exported counter value
@@ -189,15 +190,15 @@ class TopSpenders:
         self._estimate[key] = value
 
     def _shrink(self) -> None:
-        # Batched space-saving: drop the smallest half at once (one C-speed sort per
-        # capacity/2 new ids instead of a heap operation per update; 4N candidates stay
+        # Batched space-saving: drop all but the largest quarter at once (one C-speed sort
+        # per 12N new ids instead of a heap operation per update; 4N candidates stay
         # tracked, as many as a 4N-slot sketch dropping a quarter keeps). An id that is not
         # tracked has spent at most what it had when dropped, so new ids start from the
         # largest value dropped so far: estimates stay over-estimates, as in space-saving.
         # Same ids as a stable sort of the items by value would pick, with fewer objects:
         # everything below the cut value, then ties at it in insertion order.
         estimate = self._estimate
-        cut = max(1, len(estimate) // 2)
+        cut = max(1, len(estimate) - self.keep)
         threshold = sorted(estimate.values())[cut - 1]
         if threshold > self._base:
             self._base = threshold

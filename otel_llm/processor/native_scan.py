@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 try:
-    from otel_llm.processor import _otlp_scan
+    from otel_llm.processor import _otlp_scan  # type: ignore[attr-defined]
 except ImportError:  # not compiled here: the pure-Python path is complete on its own
     _otlp_scan = None
 
@@ -42,7 +42,7 @@ def enabled() -> bool:
 
 def make_scanner(*, labels: tuple[str, ...], values: tuple[str, ...], other: tuple[str, ...],
                  content: tuple[str, ...], service_key: str, event_name: str,
-                 interned: tuple[int, ...], required: bool = False) -> Any:
+                 interned: tuple[int, ...], trace_ids: bool = True, required: bool = False) -> Any:
     """A scanner for these attribute keys, or None when the accelerator is unavailable or off.
 
     ``required``: raise instead of returning None when it is not built (the environment
@@ -50,11 +50,13 @@ def make_scanner(*, labels: tuple[str, ...], values: tuple[str, ...], other: tup
 
     Records carry ``labels`` and ``values`` as tuples of raw AnyValue bytes (``b""`` when absent);
     ``interned`` lists slot indexes (labels first, then values) whose small values are shared
-    objects, for low-cardinality keys only.
+    objects, for low-cardinality keys only. ``trace_ids=False``: records carry ``b""`` for the
+    trace id (one object less per span where nothing reads it).
     """
     if required and not available():
         raise RuntimeError("the native OTLP scanner (otel_llm.processor._otlp_scan) is not built: "
                            "reinstall otel-llm where a C compiler and the Python headers exist")
     if not required and not enabled():
         return None
-    return _otlp_scan.Scanner(labels, values, other, content, service_key, event_name, tuple(interned))
+    return _otlp_scan.Scanner(labels, values, other, content, service_key, event_name, tuple(interned),
+                              trace_ids=trace_ids)
