@@ -292,27 +292,16 @@ def test_interned_values_survive_table_resets():
     assert len(seen) == 5000
 
 
-class SeenByDrift:
-    """Records what TraceIngest hands a drift monitor (the real monitor's interface)."""
-
-    class config:  # noqa: N801 - mirrors DriftMonitor.config
-        sample_rate = 0.5
-
-    def __init__(self):
-        self.calls = []
-
-    def observe(self, attrs, service, sampled):
-        self.calls.append((attrs[sc.GEN_AI_REQUEST_MODEL], service, sampled))
-
-
 def test_drift_sampling_reads_trace_ids_even_when_the_scanner_skipped_them():
+    from otel_llm.drift import DriftConfig, DriftMonitor
+
     data = encode_spans(realistic_spans(200)).SerializeToString()
     seen = []
     for drift_at_start in (True, False):
-        drift = SeenByDrift()
+        drift = DriftMonitor(DriftConfig(sample_rate=0.5), start_worker=False)  # processes synchronously
         ingest = TraceIngest(MetricsEngine(), default_pricer(), drift=drift if drift_at_start else None, native=True)
         ingest.drift = drift  # late: the scanner was made without trace ids
         ingest.ingest(data)
-        seen.append(drift.calls)
-    assert seen[0] == seen[1] and len(seen[0]) == 200
-    assert 40 < sum(sampled for _, _, sampled in seen[0]) < 160  # by trace id, about half
+        seen.append(dict(drift.spans))
+    assert seen[0] == seen[1] and sum(seen[0].values()) == 200
+    assert 40 < seen[0]["no_content"] < 160  # sampled by trace id: about half (no content in these spans)

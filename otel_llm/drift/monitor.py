@@ -30,7 +30,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -104,8 +104,7 @@ def _label(value: Any) -> str:
     return text if len(text) <= MAX_LABEL_CHARS else _OTHER
 
 
-@dataclass(frozen=True)
-class _Item:
+class _Item(NamedTuple):  # a NamedTuple: built once per span on the worker, ~5x cheaper than a frozen dataclass
     service: str
     feature: str
     request_model: str
@@ -196,13 +195,23 @@ class DriftMonitor(SpanProcessor, Collector):
             return
         if sampled is None:
             sampled = self._sampled(None)
-        item = (
+        self.observe_values(
             service or a.get(sc.SERVICE_NAME, ""), a.get(sc.FEATURE, ""), request_model or "",
             a.get(sc.GEN_AI_RESPONSE_MODEL), a.get(sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
             a.get(sc.GEN_AI_RESPONSE_FINISH_REASONS), a.get(sc.GEN_AI_OUTPUT_TYPE), sampled,
             a.get(sc.GEN_AI_INPUT_MESSAGES) if sampled else None,
             a.get(sc.GEN_AI_OUTPUT_MESSAGES) if sampled else None,
         )
+
+    def observe_values(self, service: str, feature: Any, request_model: Any, response_model: Any,
+                       fingerprint: Any, finish_reasons: Any, output_type: Any, sampled: bool,
+                       input_messages: Any = None, output_messages: Any = None) -> None:
+        """:meth:`observe` for a caller that already holds the values (the OTLP receiver): no mapping.
+
+        Messages are read only for ``sampled`` traces; pass ``None`` otherwise.
+        """
+        item = (service, feature, request_model, response_model, fingerprint, finish_reasons, output_type,
+                sampled, input_messages, output_messages)
         if len(self._items) >= self.config.queue_size:
             with self._lock:
                 self.spans["dropped"] += 1
@@ -215,10 +224,10 @@ class DriftMonitor(SpanProcessor, Collector):
         service, feature, request_model, response_model, fingerprint, reasons, output_type, sampled, inp, out = raw
         query = self._redact(last_user_text(inp)[:MAX_QUERY_CHARS]) if inp is not None else None
         output = self._redact(message_text(out)) if out is not None else None
-        if isinstance(reasons, str) or not isinstance(reasons, Sequence):
+        if type(reasons) is not tuple and (isinstance(reasons, str) or not isinstance(reasons, Sequence)):
             reasons = (reasons,) if reasons else ()
         item = _Item(_label(service), _label(feature), _label(request_model), str(response_model or ""),
-                     str(fingerprint or ""), tuple(str(r) for r in reasons), str(output_type or "") == "json",
+                     str(fingerprint or ""), tuple(map(str, reasons)), str(output_type or "") == "json",
                      query or None, output or None)
         result = "used" if (inp is not None or out is not None) else ("no_content" if sampled else "unsampled")
         with self._lock:

@@ -551,26 +551,28 @@ class TraceIngest:
 
         Message content is decoded only for traces in the monitor's sample (by trace id).
         """
-        attrs: dict[str, Any] = {
-            sc.GEN_AI_OPERATION_NAME: labels[0], sc.GEN_AI_REQUEST_MODEL: labels[2],
-            sc.GEN_AI_RESPONSE_MODEL: labels[3], sc.FEATURE: labels[6],
-        }
         raw = vals[5]
+        reasons = None
         if raw:
             reasons = self._finish.get(raw)
-            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons if reasons is not None else self._finish_reasons(raw)
-        for key, i in ((sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, _V_FINGERPRINT), (sc.GEN_AI_OUTPUT_TYPE, _V_OUTPUT_TYPE)):
-            if vals[i]:
-                attrs[key] = decode_any(vals[i])
+            if reasons is None:
+                reasons = self._finish_reasons(raw)
+        raw = vals[_V_FINGERPRINT]
+        fingerprint = decode_any(raw) if raw else None
+        raw = vals[_V_OUTPUT_TYPE]
+        output_type = decode_any(raw) if raw else None
         if not trace_id:  # not read by the scanner (no drift monitor when it was made), or absent
             trace_id = self._span_at(data, ref, stop).trace_id
         sampled = self._sampled(trace_id)
+        inp = out = None
         if sampled and flags & F_CONTENT:
             a = self._span_at(data, ref, stop).attributes
-            for key in _DRIFT_CONTENT:
-                if key in a:  # `in` is the cheapest miss on upb's map (a subscript miss inserts b"")
-                    attrs[key] = decode_any(a[key])
-        self.drift.observe(attrs, service, sampled=sampled)
+            raw = a.get(sc.GEN_AI_INPUT_MESSAGES)
+            inp = decode_any(raw) if raw else None
+            raw = a.get(sc.GEN_AI_OUTPUT_MESSAGES)
+            out = decode_any(raw) if raw else None
+        self.drift.observe_values(service, labels[6], labels[2], labels[3], fingerprint, reasons, output_type,
+                                  sampled, inp, out)
 
     def _observe_slow(self, span: Any, decoded: dict[str, Any], service: str) -> None:
         """Hand a slow-path GenAI span (its wanted attributes already decoded) to the drift monitor."""
