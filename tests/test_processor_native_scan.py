@@ -65,6 +65,11 @@ def expected_flags(span) -> int:
     return flags
 
 
+def _same_nan(a: tuple, b: tuple) -> bool:
+    """Equal but for NaN costs (NaN != NaN), which both readers must give alike."""
+    return len(a) == len(b) and all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))
+
+
 def assert_same_records(data: bytes) -> int:
     """Native records == upb records for ``data`` (which upb accepts); returns the span count."""
     native = scanner().scan(data)
@@ -81,10 +86,11 @@ def assert_same_records(data: bytes) -> int:
         for (_, recs_n), (_, recs_p) in zip(scopes_n, scopes_p, strict=True):
             assert len(recs_n) == len(recs_p)
             for rn, rp in zip(recs_n, recs_p, strict=True):
-                assert rn[:7] == rp[:7]  # labels, values, times, status, ids
-                assert rn[7] == flags[n]
+                # labels, values, start, duration and cost with their buckets, status, ids
+                assert rn[:10] == rp[:10] or _same_nan(rn[:10], rp[:10])
+                assert rn[10] == flags[n]
                 # the byte range is the span: upb parses it to the same message
-                assert LiteSpan.FromString(data[rn[8]:rn[9]]) == fresh[n]
+                assert LiteSpan.FromString(data[rn[11]:rn[12]]) == fresh[n]
                 n += 1
     return n
 
@@ -172,7 +178,30 @@ def test_records_match_upb_on_wire_format_edge_cases():
         except AssertionError as exc:
             raise AssertionError(f"case {name!r}: {exc}") from exc
     recs = scanner().scan(cases["evaluation event"])[0][1][0][1]
-    assert recs[0][7] & F_EVENTS and not scanner().scan(cases["other event"])[0][1][0][1][0][7] & F_EVENTS
+    assert recs[0][10] & F_EVENTS and not scanner().scan(cases["other event"])[0][1][0][1][0][10] & F_EVENTS
+
+
+def test_durations_costs_and_their_buckets_match_upb_at_the_edges():
+    from otel_llm.processor.ingest import _CB, _DB
+
+    spans = []
+    times = [(0, 10), (10, 5), (5, 5), (1, 1 + int(_DB[3] * 1e9)), (1, 2 + int(_DB[3] * 1e9)), (1, 2**64 - 1)]
+    costs = [_CB[0], _CB[-1], _CB[-1] * 2, -0.0, -1.0, float("inf"), float("nan"), 5e-324]
+    for i, (start, end) in enumerate(times + [(1, 2)] * len(costs)):
+        cost = costs[i - len(times)] if i >= len(times) else 0.5
+        spans.append(Span(start_time_unix_nano=start, end_time_unix_nano=end, attributes=[
+            kv(sc.GEN_AI_OPERATION_NAME, string_value="chat"), kv(sc.GEN_AI_USAGE_COST_AMOUNT, double_value=cost)]))
+    spans.append(Span(start_time_unix_nano=1, end_time_unix_nano=2, attributes=[
+        kv(sc.GEN_AI_USAGE_COST_AMOUNT, int_value=3)]))  # not a double: decoded from the raw value later
+    data = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(
+        spans=spans)])]).SerializeToString()
+    assert assert_same_records(data) == len(spans)
+    recs = scanner().scan(data)[0][1][0][1]
+    assert [r[3] is None for r in recs[:3]] == [True, True, False]  # no start; end before start; zero
+    assert recs[3][4] == 3 and recs[4][4] == 4  # at a bound, and just past it (bisect_left)
+    assert [r[6] for r in recs[len(times):len(times) + 4]] == [0, len(_CB) - 1, len(_CB), 0]
+    assert all(r[6] is None for r in recs[len(times) + 4:len(times) + 7])  # negative, inf, nan
+    assert recs[-1][5] is None and recs[-1][6] is None
 
 
 def test_scanner_leaves_what_upb_rejects_or_might_judge_to_upb():
@@ -276,8 +305,8 @@ def test_trace_ids_only_where_asked_for():
     data = encode_spans(realistic_spans(2)).SerializeToString()
     with_ids = record_scanner(required=True).scan(data)[0][1][0][1]
     without = record_scanner(trace_ids=False, required=True).scan(data)[0][1][0][1]
-    assert all(len(r[6]) == 16 for r in with_ids) and all(r[6] == b"" for r in without)
-    assert [r[:6] + r[7:] for r in with_ids] == [r[:6] + r[7:] for r in without]
+    assert all(len(r[9]) == 16 for r in with_ids) and all(r[9] == b"" for r in without)
+    assert [r[:9] + r[10:] for r in with_ids] == [r[:9] + r[10:] for r in without]
 
 
 def test_interned_values_survive_table_resets():

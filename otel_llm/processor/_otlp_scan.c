@@ -25,6 +25,7 @@
 #include <string.h>
 
 #define MAX_SLOTS 32
+#define MAX_BUCKETS 64
 #define KEY_TABLE 256        /* power of two, > 2x the keys we look up */
 #define INTERN_TABLE 4096    /* power of two */
 #define INTERN_MAX_LEN 96
@@ -63,6 +64,9 @@ typedef struct {
     InternEntry *interned;     /* INTERN_TABLE entries */
     int n_interned;
     int trace_ids;             /* 0: records carry b"" for the trace id (nobody reads it) */
+    int cost_slot;             /* slot whose raw double is decoded (the cost), or -1 */
+    double dur_bounds[MAX_BUCKETS], cost_bounds[MAX_BUCKETS]; /* histogram upper bounds, ascending */
+    int n_dur, n_cost;
     PyObject *empty;           /* b"" */
 } Scanner;
 
@@ -332,6 +336,19 @@ static int rd_status(const uint8_t *p, const uint8_t *end, long *code) {
 
 /* ---------------------------------------------------------------- spans */
 
+/* bisect.bisect_left over ascending bounds: the histogram bucket of x. */
+static inline Py_ssize_t bucket(const double *bounds, int n, double x) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (bounds[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* One Span -> a record tuple appended to `out`. Returns 1 ok, 0 bail out, -1 Python error. */
 static int scan_span(Scanner *sc, const uint8_t *base, const uint8_t *p, const uint8_t *end, PyObject *out) {
     const uint8_t *span_start = p;
@@ -405,7 +422,7 @@ static int scan_span(Scanner *sc, const uint8_t *base, const uint8_t *p, const u
 
     PyObject *labels = PyTuple_New(sc->n_labels);
     PyObject *values = PyTuple_New(n_slots - sc->n_labels);
-    PyObject *rec = PyTuple_New(10);
+    PyObject *rec = PyTuple_New(13);
     if (labels == NULL || values == NULL || rec == NULL) goto fail;
     for (int i = 0; i < n_slots; i++) {
         PyObject *v;
@@ -424,19 +441,40 @@ static int scan_span(Scanner *sc, const uint8_t *base, const uint8_t *p, const u
     PyTuple_SET_ITEM(rec, 0, labels);
     PyTuple_SET_ITEM(rec, 1, values);
     labels = values = NULL;
-    PyObject *items[8];
+    /* duration and its bucket (None: no start, or an end before it); the cost, if a double, and
+     * its bucket (None unless 0 <= cost < inf): exactly what ingest._record computes in Python. */
+    PyObject *items[11];
     items[0] = PyLong_FromUnsignedLongLong(t_start);
-    items[1] = PyLong_FromUnsignedLongLong(t_end);
-    items[2] = PyLong_FromLong(status);
-    items[3] = span_id ? PyBytes_FromStringAndSize((const char *)span_id, span_n) : (Py_INCREF(sc->empty), sc->empty);
-    items[4] = trace_id && sc->trace_ids ? PyBytes_FromStringAndSize((const char *)trace_id, trace_n)
-                                         : (Py_INCREF(sc->empty), sc->empty);
-    items[5] = PyLong_FromLong(flags);
-    items[6] = PyLong_FromSsize_t(span_start - base);
-    items[7] = PyLong_FromSsize_t(end - base);
-    for (int i = 0; i < 8; i++) {
+    if (t_start == 0 || t_end < t_start) {
+        items[1] = Py_NewRef(Py_None);
+        items[2] = Py_NewRef(Py_None);
+    } else {
+        double d = (double)(t_end - t_start) / 1e9;
+        items[1] = PyFloat_FromDouble(d);
+        items[2] = PyLong_FromSsize_t(bucket(sc->dur_bounds, sc->n_dur, d));
+    }
+    int cs = sc->cost_slot;
+    if (cs >= 0 && vp[cs] != NULL && vn[cs] == 9 && vp[cs][0] == 0x21) {
+        uint64_t bits = rd_fixed64(vp[cs] + 1);
+        double c;
+        memcpy(&c, &bits, 8);
+        items[3] = PyFloat_FromDouble(c);
+        items[4] = c >= 0.0 && c < Py_HUGE_VAL ? PyLong_FromSsize_t(bucket(sc->cost_bounds, sc->n_cost, c))
+                                              : Py_NewRef(Py_None);
+    } else {
+        items[3] = Py_NewRef(Py_None);
+        items[4] = Py_NewRef(Py_None);
+    }
+    items[5] = PyLong_FromLong(status);
+    items[6] = span_id ? PyBytes_FromStringAndSize((const char *)span_id, span_n) : Py_NewRef(sc->empty);
+    items[7] = trace_id && sc->trace_ids ? PyBytes_FromStringAndSize((const char *)trace_id, trace_n)
+                                         : Py_NewRef(sc->empty);
+    items[8] = PyLong_FromLong(flags);
+    items[9] = PyLong_FromSsize_t(span_start - base);
+    items[10] = PyLong_FromSsize_t(end - base);
+    for (int i = 0; i < 11; i++) {
         if (items[i] == NULL) {
-            for (int j = i + 1; j < 8; j++)
+            for (int j = i + 1; j < 11; j++)
                 Py_XDECREF(items[j]);
             goto fail;
         }
@@ -604,13 +642,31 @@ error:
 
 static int Scanner_init(Scanner *sc, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"labels", "values", "other", "content", "service_key", "event_name", "interned",
-                             "trace_ids", NULL};
-    PyObject *labels, *values, *other, *content, *service, *event, *interned;
-    int trace_ids = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!UUO|p", kwlist, &PyTuple_Type, &labels, &PyTuple_Type,
+                             "cost_slot", "duration_buckets", "cost_buckets", "trace_ids", NULL};
+    PyObject *labels, *values, *other, *content, *service, *event, *interned, *dur_b, *cost_b;
+    int trace_ids = 1, cost_slot = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!UUOiO!O!|p", kwlist, &PyTuple_Type, &labels, &PyTuple_Type,
                                      &values, &PyTuple_Type, &other, &PyTuple_Type, &content, &service, &event,
-                                     &interned, &trace_ids))
+                                     &interned, &cost_slot, &PyTuple_Type, &dur_b, &PyTuple_Type, &cost_b, &trace_ids))
         return -1;
+    PyObject *bounds[2] = {dur_b, cost_b};
+    for (int b = 0; b < 2; b++) {
+        Py_ssize_t n = PyTuple_GET_SIZE(bounds[b]);
+        if (n > MAX_BUCKETS) {
+            PyErr_SetString(PyExc_ValueError, "too many buckets");
+            return -1;
+        }
+        double *out = b == 0 ? sc->dur_bounds : sc->cost_bounds;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            out[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(bounds[b], i));
+            if (out[i] == -1.0 && PyErr_Occurred()) return -1;
+            if (i > 0 && !(out[i] > out[i - 1])) {
+                PyErr_SetString(PyExc_ValueError, "bucket bounds must ascend");
+                return -1;
+            }
+        }
+        *(b == 0 ? &sc->n_dur : &sc->n_cost) = (int)n;
+    }
     Py_ssize_t n_labels = PyTuple_GET_SIZE(labels), n_values = PyTuple_GET_SIZE(values);
     if (n_labels + n_values > MAX_SLOTS) {
         PyErr_SetString(PyExc_ValueError, "too many slots");
@@ -631,6 +687,11 @@ static int Scanner_init(Scanner *sc, PyObject *args, PyObject *kwds) {
     memset(sc->intern_slot, 0, sizeof(sc->intern_slot));
     sc->n_labels = (int)n_labels;
     sc->trace_ids = trace_ids;
+    if (cost_slot < -1 || cost_slot >= n_labels + n_values) {
+        PyErr_SetString(PyExc_ValueError, "cost_slot out of range");
+        return -1;
+    }
+    sc->cost_slot = cost_slot;
     sc->n_slots = (int)(n_labels + n_values);
     PyObject *groups[4] = {labels, values, other, content};
     for (int g = 0; g < 4; g++) {
@@ -682,8 +743,8 @@ static void Scanner_dealloc(Scanner *sc) {
 static PyMethodDef Scanner_methods[] = {
     {"scan", (PyCFunction)Scanner_scan, METH_O,
      "scan(data) -> [(service raw value or None, [(scope name, [record, ...]), ...]), ...], or None\n"
-     "when the request needs upb to judge it. record = (labels, values, start_ns, end_ns, status code,\n"
-     "span_id, trace_id, flags, span offset, span end)."},
+     "when the request needs upb to judge it. record = (labels, values, start_ns, duration_s, duration bucket,\n"
+     "cost, cost bucket, status code, span_id, trace_id, flags, span offset, span end)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -692,7 +753,8 @@ static PyTypeObject ScannerType = {
     .tp_name = "otel_llm.processor._otlp_scan.Scanner",
     .tp_basicsize = sizeof(Scanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Scanner(labels, values, other, content, service_key, event_name, interned, trace_ids=True): reads OTLP trace requests.",
+    .tp_doc = "Scanner(labels, values, other, content, service_key, event_name, interned, cost_slot, duration_buckets, "
+               "cost_buckets, trace_ids=True): reads OTLP trace requests.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Scanner_init,
     .tp_dealloc = (destructor)Scanner_dealloc,

@@ -84,9 +84,14 @@ _DRIFT_CONTENT = (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES)
 # Slots whose values repeat (labels, currency, finish reasons, flags): the scanner shares their bytes objects.
 _INTERNED = tuple(range(len(_LABEL_NAMES))) + tuple(len(_LABEL_NAMES) + i for i in (3, 5, 13, 14, 15))
 # A span record, from either reader:
-#   (labels, values, start_ns, end_ns, status code, span_id, trace_id, flags, ref, stop)
-# ref/stop: the span's byte range in the request (native scanner), or the upb span and None.
-_RECORD = "labels values start end status span_id trace_id flags ref stop"
+#   (labels, values, start_ns, duration_s, duration bucket, cost, cost bucket, status code, span_id,
+#    trace_id, flags, ref, stop)
+# duration and its bucket: None without a start or with an end before it. cost: the cost attribute
+# when it is a double (else None; other forms are decoded from the raw value), its bucket None
+# unless 0 <= cost < inf. ref/stop: the span's byte range in the request (native scanner), or the
+# upb span and None.
+_RECORD = "labels values start duration dbucket cost cbucket status span_id trace_id flags ref stop"
+_V_COST = 2
 _TOO_LONG = object()  # queued in place of an id longer than the limit
 # (series, folded label names, unguarded label values, customer spenders, user spenders)
 _Hit = tuple[_Series, tuple[str, ...], tuple[str, ...], Any, Any]
@@ -151,14 +156,27 @@ def record_scanner(*, trace_ids: bool = True, required: bool = False) -> Any:
     return native_scan.make_scanner(
         labels=_LABEL_NAMES, values=_VALUE_NAMES, other=_OTHER_NAMES, content=_DRIFT_CONTENT,
         service_key=sc.SERVICE_NAME, event_name=sc.GEN_AI_EVALUATION_RESULT, interned=_INTERNED,
+        cost_slot=len(_LABEL_NAMES) + _V_COST, duration_buckets=_DB, cost_buckets=_CB,
         trace_ids=trace_ids, required=required)
 
 
 def _record(span: Any) -> tuple[Any, ...]:
     """A upb span as a record (see ``_RECORD``); flags all set: the slow path checks for itself."""
     a = span.attributes
-    return (_LABEL_KEYS(a), _VALUE_KEYS(a), span.start_time_unix_nano, span.end_time_unix_nano,
-            span.status.code, span.span_id, span.trace_id, F_ALL, span, None)
+    vals = _VALUE_KEYS(a)
+    start = span.start_time_unix_nano
+    end = span.end_time_unix_nano
+    duration = db = cost = cb = None
+    if start and end >= start:
+        duration = (end - start) / 1e9
+        db = bisect_left(_DB, duration)
+    raw = vals[_V_COST]
+    if len(raw) == 9 and raw[0] == 0x21:  # a double, as every SDK sends it
+        cost = _DOUBLE(raw, 1)[0]
+        if 0.0 <= cost < _INF:
+            cb = bisect_left(_CB, cost)
+    return (_LABEL_KEYS(a), vals, start, duration, db, cost, cb, span.status.code, span.span_id, span.trace_id,
+            F_ALL, span, None)
 
 
 class _Scanned:
@@ -277,7 +295,7 @@ class TraceIngest:
         c_costs: list[float] = []
         u_keys: list[Any] = []
         u_costs: list[float] = []
-        for lk, vals, start, end, status, span_id, trace_id, flags, ref, stop in records:
+        for lk, vals, start, duration, db, cost_d, cb, status, span_id, trace_id, flags, ref, stop in records:
             span = None  # the whole span, parsed only when needed
             if not lk[0] or not lk[1] or native:
                 if c_keys:  # the slow path records directly: keep sketch updates in span order
@@ -299,9 +317,9 @@ class TraceIngest:
                 reason = None
                 (raw_in, raw_out, raw_cost, raw_cur, raw_ttfc, raw_finish, raw_user, raw_customer, raw_rid,
                  raw_pt, raw_ct, _, _, _, _, _) = vals
-                inp = out = ttfc = cost = None
+                inp = out = ttfc = cost = cbk = None
                 ib = ob = 0
-                if not start or end < start:
+                if duration is None:
                     reason = "invalid_duration"
                 else:
                     try:
@@ -327,13 +345,13 @@ class TraceIngest:
                     except ValueError:
                         reason = "invalid_duration"
                 if reason is None and raw_cost and (not raw_cur or raw_cur == _USD):
-                    if len(raw_cost) == 9 and raw_cost[0] == 0x21:  # a double, as every SDK sends it
-                        c = _DOUBLE(raw_cost, 1)[0]
-                        if not 0.0 <= c < _INF:
+                    if cost_d is not None:  # a double, as every SDK sends it: decoded by the reader
+                        if cb is None:
                             reason = "invalid_cost"
-                        elif c > max_cost:
+                        elif cost_d > max_cost:
                             reason = "absurd_cost"
-                        cost = c
+                        cost = cost_d
+                        cbk = cb
                     else:
                         try:
                             cost = c = _seconds_or_cost(raw_cost)
@@ -358,8 +376,7 @@ class TraceIngest:
                     s, folded = hit[0], hit[1]
                     if folded:
                         overflow(folded)
-                    duration = (end - start) / 1e9
-                    s.dur[bisect_left(_DB, duration)] += 1
+                    s.dur[db] += 1
                     s.dur_sum += duration
                     if ttfc is not None:
                         if s.ttfc is None:
@@ -381,7 +398,7 @@ class TraceIngest:
                         costh = s.costh
                         if costh is None:
                             costh = s.costh = [0] * _NCB
-                        costh[bisect_left(_CB, cost)] += 1
+                        costh[cbk if cbk is not None else bisect_left(_CB, cost)] += 1
                         if cost > 0.0:
                             # raw AnyValue bytes are the sketch keys: decoded only when scraped
                             # Sketch updates are queued per table and applied in order at the end.

@@ -42,7 +42,8 @@ def enabled() -> bool:
 
 def make_scanner(*, labels: tuple[str, ...], values: tuple[str, ...], other: tuple[str, ...],
                  content: tuple[str, ...], service_key: str, event_name: str,
-                 interned: tuple[int, ...], trace_ids: bool = True, required: bool = False) -> Any:
+                 interned: tuple[int, ...], cost_slot: int, duration_buckets: tuple[float, ...],
+                 cost_buckets: tuple[float, ...], trace_ids: bool = True, required: bool = False) -> Any:
     """A scanner for these attribute keys, or None when the accelerator is unavailable or off.
 
     ``required``: raise instead of returning None when it is not built (the environment
@@ -50,8 +51,10 @@ def make_scanner(*, labels: tuple[str, ...], values: tuple[str, ...], other: tup
 
     Records carry ``labels`` and ``values`` as tuples of raw AnyValue bytes (``b""`` when absent);
     ``interned`` lists slot indexes (labels first, then values) whose small values are shared
-    objects, for low-cardinality keys only. ``trace_ids=False``: records carry ``b""`` for the
-    trace id (one object less per span where nothing reads it).
+    objects, for low-cardinality keys only. The slot ``cost_slot`` is also decoded when it holds a
+    double, and the duration and cost come with their bucket among ``duration_buckets`` /
+    ``cost_buckets`` (``bisect_left``). ``trace_ids=False``: records carry ``b""`` for the trace id
+    (one object less per span where nothing reads it).
     """
     if required and not available():
         raise RuntimeError("the native OTLP scanner (otel_llm.processor._otlp_scan) is not built: "
@@ -59,4 +62,5 @@ def make_scanner(*, labels: tuple[str, ...], values: tuple[str, ...], other: tup
     if not required and not enabled():
         return None
     return _otlp_scan.Scanner(labels, values, other, content, service_key, event_name, tuple(interned),
+                              cost_slot, tuple(map(float, duration_buckets)), tuple(map(float, cost_buckets)),
                               trace_ids=trace_ids)
