@@ -70,6 +70,36 @@ def _valid_count(value: Any) -> int | None:
 
 _MAX_TOKENS = semconv.MAX_TOKENS_PER_CALL
 _NO_PRICES: dict[Any, Any] = {}  # a pricer without Pricer.float_prices: always the generic path
+_CLIENT = SpanKind.CLIENT
+_time_ns = time.time_ns
+
+# (operation, provider, model, server, port, stream) -> (span name, start attributes): the part of a
+# span's start that is the same for every call of one model on one server, built once.
+_templates: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+_MAX_TEMPLATES = 1024
+
+
+def _start_template(key: tuple[Any, ...] | None, operation: str, provider: str, request_model: str | None,
+                    server_address: str | None, server_port: int | None,
+                    stream: bool) -> tuple[str, dict[str, Any]]:
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: operation,
+        semconv.GEN_AI_PROVIDER_NAME: provider,
+    }
+    if request_model:
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
+    if server_address:
+        attrs[semconv.SERVER_ADDRESS] = server_address
+        if server_port:
+            attrs[semconv.SERVER_PORT] = server_port
+    if stream:
+        attrs[semconv.GEN_AI_REQUEST_STREAM] = True
+    template = (f"{operation} {request_model}" if request_model else operation, attrs)
+    if key is not None:
+        if len(_templates) >= _MAX_TEMPLATES:  # many models or servers: start over rather than grow
+            _templates.clear()
+        _templates[key] = template
+    return template
 
 
 class GenAICall:
@@ -96,7 +126,8 @@ class GenAICall:
         operation: str,
         provider: str,
         request_model: str | None,
-        *,
+        # Positional too: integrations pass all of them positionally, on every call, which is
+        # several times cheaper than binding eight keywords.
         server_address: str | None = None,
         server_port: int | None = None,
         stream: bool = False,
@@ -106,18 +137,15 @@ class GenAICall:
         pricer: Pricer | None = None,
         make_current: bool = False,
     ) -> None:
-        attrs: dict[str, Any] = {
-            semconv.GEN_AI_OPERATION_NAME: operation,
-            semconv.GEN_AI_PROVIDER_NAME: provider,
-        }
-        if request_model:
-            attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
-        if server_address:
-            attrs[semconv.SERVER_ADDRESS] = server_address
-            if server_port:
-                attrs[semconv.SERVER_PORT] = server_port
-        if stream:
-            attrs[semconv.GEN_AI_REQUEST_STREAM] = True
+        key = (operation, provider, request_model, server_address, server_port, stream)
+        try:
+            template = _templates.get(key)
+        except TypeError:  # an unhashable model or server from a custom caller: no caching
+            template, key = None, None
+        if template is None:
+            template = _start_template(key, operation, provider, request_model, server_address, server_port, stream)
+        name, attrs = template
+        attrs = attrs.copy()
         if request_attributes:
             attrs.update(request_attributes)
         scope = _attribution_scope.get() or current_attributes()  # the local scope, else baggage
@@ -125,13 +153,9 @@ class GenAICall:
             attrs.update(scope)
         if input_messages is not None and policy is not None and policy.enabled:
             attrs[semconv.GEN_AI_INPUT_MESSAGES] = policy.messages_json(input_messages)
-        self._start_ns = time.time_ns()
-        self.span = tracer.start_span(
-            f"{operation} {request_model}" if request_model else operation,
-            kind=SpanKind.CLIENT,
-            attributes=attrs,
-            start_time=self._start_ns,
-        )
+        self._start_ns = start_ns = _time_ns()
+        # Positional, as the Tracer API orders them: (name, context, kind, attributes, links, start_time).
+        self.span = tracer.start_span(name, None, _CLIENT, attrs, None, start_ns)
         self.provider = provider
         self.request_model = request_model
         self.response_model: str | None = None
@@ -268,7 +292,7 @@ class GenAICall:
         self.span.set_status(Status(StatusCode.ERROR, str(exc)[:512]))
         self.end()
 
-    def end(self, *, incomplete: bool = False) -> None:
+    def end(self, incomplete: bool = False) -> None:
         """Write usage and cost and end the span; later calls do nothing."""
         if self._ended:
             return

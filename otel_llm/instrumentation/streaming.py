@@ -25,6 +25,9 @@ chunk, finalisation exactly once, errors in telemetry swallowed) lives here::
     return SyncStreamWrapper(sdk_stream, call, MyChatBuffer())
 
 Any other object with ``add`` and ``finish_call`` is accepted too (adapted).
+``SyncRelayStream`` / ``AsyncRelayStream`` are the same proxies without the per-chunk
+``add``, for SDK helpers that accumulate the stream themselves: the recorder reads the
+helper's result once, in ``finish_call``.
 
 The wrapper is a ``wrapt.ObjectProxy``: every attribute the SDK stream has
 (``response``, ``until_done``, ...) is forwarded, ``isinstance`` still sees the
@@ -96,7 +99,7 @@ class StreamRecorder:
             log_instrumentation_error(f"{self._name()}.finish_call")
         try:
             if error is None:
-                call.end(incomplete=incomplete)
+                call.end(incomplete)
             else:
                 call.fail(error)
         except Exception:  # noqa: BLE001
@@ -212,6 +215,52 @@ async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
         except Exception:  # noqa: BLE001
             log_instrumentation_error("stream finalisation")
         rec.call = None  # free the ended span now (see StreamRecorder)
+
+
+def _relay(wrapped: Any, rec: StreamRecorder) -> Any:
+    """The chunks, not looked at: for recorders that read what an SDK helper accumulated itself.
+
+    No per-chunk call. Time to first chunk is recorded; when the stream runs out, the last
+    chunk is handed to the recorder (``rec.last``, which such a recorder must have) so it
+    can tell a complete stream from a cut one.
+    """
+    call: Any = rec.call
+    last = None
+    try:
+        it = iter(wrapped)
+        for last in it:
+            call._first_chunk_ns = _time_ns()
+            yield last
+            break
+        for last in it:
+            yield last
+    except GeneratorExit:
+        raise  # as in _chunks: close() or the recorder's __del__ ends the span
+    except BaseException as exc:
+        rec.finish(exc)
+        raise
+    rec.last = last  # type: ignore[attr-defined]
+    rec.finish()
+
+
+async def _arelay(wrapped: Any, rec: StreamRecorder) -> Any:
+    call: Any = rec.call
+    last = None
+    try:
+        it = wrapped.__aiter__()
+        async for last in it:
+            call._first_chunk_ns = _time_ns()
+            yield last
+            break
+        async for last in it:
+            yield last
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        rec.finish(exc)
+        raise
+    rec.last = last  # type: ignore[attr-defined]
+    rec.finish()
 
 
 _proxy_init = wrapt.ObjectProxy.__init__
@@ -333,4 +382,19 @@ class AsyncStreamWrapper(_StreamBase):
         return False
 
 
-__all__ = ["StreamRecorder", "SyncStreamWrapper", "AsyncStreamWrapper", "new_stream_proxy"]
+class SyncRelayStream(SyncStreamWrapper):
+    """``SyncStreamWrapper`` whose recorder sees no chunk, only the end (see ``_relay``)."""
+
+    __slots__ = ()
+    _iterate = staticmethod(_relay)
+
+
+class AsyncRelayStream(AsyncStreamWrapper):
+    """``AsyncStreamWrapper`` whose recorder sees no chunk, only the end (see ``_relay``)."""
+
+    __slots__ = ()
+    _iterate = staticmethod(_arelay)
+
+
+__all__ = ["StreamRecorder", "SyncStreamWrapper", "AsyncStreamWrapper", "SyncRelayStream", "AsyncRelayStream",
+           "new_stream_proxy"]

@@ -20,6 +20,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry import context as otel_context
+
 from otel_llm import semconv
 from otel_llm.attribution import current_attributes
 from otel_llm.instrumentation import hooks
@@ -36,6 +38,9 @@ class Integration:
 
     name = "integration"
     operation = semconv.Operation.CHAT
+    # Async results of these types are finished by ``await finish_async``; the others by ``finish``
+    # directly, which spares a coroutine per call. The default sends everything to finish_async.
+    async_finish_types: tuple[type, ...] = (object,)
 
     def __init__(self) -> None:
         self.active = True
@@ -102,28 +107,14 @@ def _refused(it: Integration, instance: Any, kwargs: Mapping[str, Any], exc: Bas
         log_instrumentation_error(f"{it.name} guard refusal span")
 
 
-def _finish(it: Integration, call: GenAICall, result: Any, is_async: bool, token: Any) -> Any:
+def _recover(it: Integration, call: GenAICall, result: Any) -> Any:
+    """``finish`` failed (a bug of ours): log it, end the span as it is, give the caller its result."""
+    log_instrumentation_error(f"{it.name} response")
     try:
-        return it.finish(call, result, is_async, token)
+        call.end()
     except Exception:  # noqa: BLE001
-        log_instrumentation_error(f"{it.name} response")
-        try:
-            call.end()
-        except Exception:  # noqa: BLE001
-            log_instrumentation_error(f"{it.name} span end")
-        return result
-
-
-async def _finish_async(it: Integration, call: GenAICall, result: Any, token: Any) -> Any:
-    try:
-        return await it.finish_async(call, result, token)
-    except Exception:  # noqa: BLE001
-        log_instrumentation_error(f"{it.name} response")
-        try:
-            call.end()
-        except Exception:  # noqa: BLE001
-            log_instrumentation_error(f"{it.name} span end")
-        return result
+        log_instrumentation_error(f"{it.name} span end")
+    return result
 
 
 def sync_wrapper(it: Integration) -> Callable[..., Any]:
@@ -153,8 +144,14 @@ def sync_wrapper(it: Integration) -> Callable[..., Any]:
             call.fail(exc)
             raise
         it.exit(token)
-        call.detach()
-        return _finish(it, call, result, False, token)
+        context_token = call._token  # call.detach() and _finish(), written out: this runs on every call
+        if context_token is not None:
+            call._token = None
+            otel_context.detach(context_token)  # type: ignore[arg-type]
+        try:
+            return it.finish(call, result, False, token)
+        except Exception:  # noqa: BLE001
+            return _recover(it, call, result)
 
     return wrapper
 
@@ -188,8 +185,16 @@ def async_wrapper(it: Integration) -> Callable[..., Any]:
             call.fail(exc)
             raise
         it.exit(token)
-        call.detach()
-        return await _finish_async(it, call, result, token)
+        context_token = call._token  # call.detach(), written out
+        if context_token is not None:
+            call._token = None
+            otel_context.detach(context_token)  # type: ignore[arg-type]
+        try:
+            if isinstance(result, it.async_finish_types):
+                return await it.finish_async(call, result, token)
+            return it.finish(call, result, True, token)
+        except Exception:  # noqa: BLE001
+            return _recover(it, call, result)
 
     return wrapper
 

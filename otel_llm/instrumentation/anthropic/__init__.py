@@ -52,8 +52,9 @@ from wrapt import wrap_function_wrapper
 
 from otel_llm import __version__, semconv
 from otel_llm.content import ContentPolicy
+from otel_llm.instrumentation.anthropic.helper import patch_managers, stream_wrapper, unpatch_managers
 from otel_llm.instrumentation.anthropic.package import _instruments
-from otel_llm.instrumentation.anthropic.patch import Anthropic, native_span_wrapper, stream_wrapper
+from otel_llm.instrumentation.anthropic.patch import Anthropic, native_span_wrapper
 from otel_llm.instrumentation.wrapping import async_wrapper, sync_wrapper
 
 # The stable and the beta Messages API have the same methods (beta: client.beta.messages).
@@ -75,6 +76,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     # BaseInstrumentor is a singleton whose __init__ runs on every `AnthropicInstrumentor()`: state lives here.
     _integration: Anthropic | None = None
     _wrapped: list[tuple[Any, str]] = []
+    _managers: list[tuple[type, str, Any]] = []  # the stream() helper's patched __enter__/__aenter__
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -108,6 +110,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 if cls is not None and hasattr(cls, method):
                     wrap_function_wrapper(module, f"{cls_name}.{method}", factory(it))
                     self._wrapped.append((cls, method))
+        self._managers = patch_managers()
         try:
             base_client = importlib.import_module(_NATIVE[0])
         except ImportError:
@@ -122,6 +125,8 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for owner, name in self._wrapped:
             unwrap(owner, name)
         self._wrapped = []
+        unpatch_managers(self._managers)
+        self._managers = []
 
 
 def _types(*names: tuple[str, str]) -> tuple[type, ...]:

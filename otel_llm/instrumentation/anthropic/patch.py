@@ -1,10 +1,9 @@
-"""The Anthropic integration: ``messages.create`` / ``parse`` and the ``messages.stream()`` helper.
+"""The Anthropic integration: ``messages.create`` / ``parse`` (the ``stream()`` helper is in ``helper``).
 
 ``create`` and ``parse`` run through the shared skeleton
 (``otel_llm.instrumentation.wrapping``): guard hook, span current while the
 SDK runs, the SDK's exception re-raised as the same object, the Message
-recorded or the event stream proxied. The ``stream()`` helper makes no request
-until ``with`` / ``async with``, so its span starts in ``__enter__``.
+recorded or the event stream proxied.
 
 While one of these calls runs, the SDK's native span for the same request is
 replaced by a non-recording span carrying our span's context
@@ -13,18 +12,15 @@ replaced by a non-recording span carrying our span's context
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-import wrapt
 from opentelemetry import trace
 
 from otel_llm import semconv
 from otel_llm.content import ContentPolicy
-from otel_llm.instrumentation import hooks
 from otel_llm.instrumentation.anthropic import request as req
 from otel_llm.instrumentation.anthropic.response import record_message
 from otel_llm.instrumentation.anthropic.streams import (
@@ -33,13 +29,8 @@ from otel_llm.instrumentation.anthropic.streams import (
     MessageEventBuffer,
 )
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
-from otel_llm.instrumentation.streaming import _proxy_init, new_stream_proxy
-from otel_llm.instrumentation.suppression import (  # is_suppressed() inline
-    _OTEL_SUPPRESS_KEY,
-    _flag,
-    _otel_current,
-)
-from otel_llm.instrumentation.wrapping import Integration, apply_outcome
+from otel_llm.instrumentation.streaming import _proxy_init
+from otel_llm.instrumentation.wrapping import Integration
 from otel_llm.pricing import Pricer
 
 log = logging.getLogger(__name__)
@@ -72,6 +63,7 @@ class Anthropic(Integration):
         self.stream_types = stream_types
         self.raw_types = raw_types  # with_raw_response results whose parse() is sync
         self.async_raw_types = async_raw_types
+        self.async_finish_types = async_raw_types  # only an async raw response needs an await to parse
 
     def provider(self, instance: Any, kwargs: Mapping[str, Any]) -> str:
         return req.describe(getattr(instance, "_client", None))[0]
@@ -92,12 +84,10 @@ class Anthropic(Integration):
             if instructions is not None:
                 attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
         model = kwargs.get("model")
-        return GenAICall(
-            self.tracer, self.operation, provider, model if type(model) is str else None,
-            server_address=host, server_port=port,
-            stream=kwargs.get("stream") is True if stream is None else stream,
-            request_attributes=attrs, input_messages=messages, policy=self.policy, pricer=self.pricer,
-            make_current=True,
+        return GenAICall(  # positional, in GenAICall's order (see there)
+            self.tracer, self.operation, provider, model if type(model) is str else None, host, port,
+            kwargs.get("stream") is True if stream is None else stream, attrs, messages, self.policy, self.pricer,
+            True,
         )
 
     def enter(self, call: GenAICall) -> Any:
@@ -134,110 +124,6 @@ class Anthropic(Integration):
         if isinstance(result, self.async_raw_types) and _read_raw(result):
             parsed = await result.parse()  # type: ignore[attr-defined]
         return self.finish(call, result, True, token, parsed)
-
-
-# -- messages.stream(...) helper --------------------------------------------------------
-def stream_wrapper(it: Anthropic) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        if not it.active or _flag() or _otel_current().get(_OTEL_SUPPRESS_KEY):  # is_suppressed()
-            return wrapped(*args, **kwargs)
-        extra: dict[str, Any] | None = None
-        if hooks.before_call is not None:
-            is_async = type(instance).__name__.startswith("Async")
-            try:
-                outcome = hooks.before_call(it.guard_request(instance, kwargs, is_async))
-                if inspect.isawaitable(outcome):  # stream() is sync even on the async client
-                    if inspect.iscoroutine(outcome):
-                        outcome.close()
-                    log.warning("otel-llm: an async guard hook cannot run for messages.stream(); allowed")
-                    outcome = None
-                kwargs, extra = apply_outcome(outcome, kwargs)
-            except hooks.CallRefused as exc:
-                try:
-                    it.start(instance, kwargs, {semconv.OTEL_LLM_GUARD_DECISION: "refuse"}, True).fail(exc)
-                except Exception:  # noqa: BLE001
-                    log_instrumentation_error("anthropic guard refusal span")
-                raise
-            except Exception:  # noqa: BLE001
-                log_instrumentation_error("guard hook")
-        manager = wrapped(*args, **kwargs)
-        cls = _AsyncStreamManager if hasattr(type(manager), "__aenter__") else _StreamManager
-        # cls(manager, it, instance, kwargs, extra), written out: no __init__ frame.
-        proxy = cls.__new__(cls)
-        _proxy_init(proxy, manager)
-        proxy._self_args = (it, instance, kwargs, extra)
-        return proxy
-
-    return wrapper
-
-
-class _ManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    __slots__ = ("_self_args",)  # no instance dict per call
-
-    def __init__(self, manager: Any, it: Anthropic, resource: Any, kwargs: dict[str, Any], extra: dict | None) -> None:
-        _proxy_init(self, manager)
-        self._self_args = (it, resource, kwargs, extra)
-
-    def _begin(self) -> tuple[GenAICall | None, Any]:
-        it, resource, kwargs, extra = self._self_args
-        if not it.active:
-            return None, None
-        try:
-            call = it.start(resource, kwargs, extra, True)
-        except Exception:  # noqa: BLE001
-            log_instrumentation_error("anthropic stream start")
-            return None, None
-        return call, _recording.set(call)
-
-    def _opened(self, call: GenAICall, token: Any, message_stream: Any, cls: Any) -> Any:
-        _recording.reset(token)
-        call.detach()
-        try:  # put the recording proxy between the helper and its raw event stream
-            raw = message_stream._raw_stream
-            message_stream._raw_stream = new_stream_proxy(
-                cls, raw, call, MessageEventBuffer(self._self_args[0].policy.enabled))
-        except Exception:  # noqa: BLE001 - an SDK without `_raw_stream`: record the call without usage
-            log_instrumentation_error("anthropic stream helper")
-            call.end()
-        return message_stream
-
-
-class _StreamManager(_ManagerBase):
-    __slots__ = ()
-
-    def __enter__(self) -> Any:
-        call, token = self._begin()
-        if call is None:
-            return self.__wrapped__.__enter__()
-        try:
-            message_stream = self.__wrapped__.__enter__()
-        except BaseException as exc:
-            _recording.reset(token)
-            call.fail(exc)
-            raise
-        return self._opened(call, token, message_stream, AnthropicStream)
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self.__wrapped__.__exit__(*exc)
-
-
-class _AsyncStreamManager(_ManagerBase):
-    __slots__ = ()
-
-    async def __aenter__(self) -> Any:
-        call, token = self._begin()
-        if call is None:
-            return await self.__wrapped__.__aenter__()
-        try:
-            message_stream = await self.__wrapped__.__aenter__()
-        except BaseException as exc:
-            _recording.reset(token)
-            call.fail(exc)
-            raise
-        return self._opened(call, token, message_stream, AsyncAnthropicStream)
-
-    async def __aexit__(self, *exc: Any) -> Any:
-        return await self.__wrapped__.__aexit__(*exc)
 
 
 # -- the SDK's native tracing ------------------------------------------------------------

@@ -28,7 +28,9 @@ def output_message(message: Any) -> dict[str, Any]:
     return {"role": "assistant", "parts": parts, "finish_reason": getattr(message, "stop_reason", None) or "error"}
 
 
-def record_message(call: GenAICall, message: Any) -> None:
+def record_message(call: GenAICall, message: Any, output_known: bool = True) -> None:
+    """Response and usage of a Message; ``output_known=False`` (a stream cut before its
+    ``message_delta``) leaves output tokens unset: the snapshot's count is a placeholder then."""
     stop = getattr(message, "stop_reason", None)
     usage = getattr(message, "usage", None)
     if usage is None:
@@ -48,7 +50,7 @@ def record_message(call: GenAICall, message: Any) -> None:
             getattr(message, "model", None), getattr(message, "id", None),
             [stop] if isinstance(stop, str) else None,
             inp + cache_read + cache_creation if type(inp) is int and inp >= 0 else None,
-            getattr(usage, "output_tokens", None), cache_read, cache_creation,
+            getattr(usage, "output_tokens", None) if output_known else None, cache_read, cache_creation,
             getattr(details, "thinking_tokens", None) if details is not None else None,
         )
     if call.content_enabled:

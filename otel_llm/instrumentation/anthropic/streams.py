@@ -1,14 +1,18 @@
 """Streamed Anthropic Messages: the raw SSE event stream, under ``stream=True`` and ``messages.stream()``.
 
-Both paths read the same raw ``Stream`` of events, so one proxy records both:
-``messages.create(stream=True)`` returns it (proxied); the ``messages.stream()``
-helper's ``MessageStream`` reads it through ``_raw_stream``, which is swapped
-for the proxy, so ``text_stream``, iteration, ``get_final_message()`` and
-``until_done()`` are all seen. ``message_start`` carries id, model and input
-usage; ``message_delta`` the stop reason and final usage; ``message_stop``
-marks a complete stream. A stream that ends without ``message_stop`` is marked
-incomplete, and without ``message_delta`` records no output tokens (they are
-unknown, not zero).
+Both paths read the same raw ``Stream`` of events. ``messages.create(stream=True)``
+returns it, proxied, and ``MessageEventBuffer`` reads the events as they pass:
+``message_start`` carries id, model and input usage; ``message_delta`` the stop
+reason and final usage; ``message_stop`` marks a complete stream.
+
+The ``messages.stream()`` helper's ``MessageStream`` reads the raw stream through
+``_raw_stream``, which is swapped for a relay proxy, so ``text_stream``,
+iteration, ``get_final_message()`` and ``until_done()`` are all seen. The helper
+accumulates the Message itself, so ``MessageSnapshotRecorder`` reads that
+snapshot once at the end instead of every event.
+
+Either way, a stream that ends without ``message_stop`` is marked incomplete,
+and without ``message_delta`` records no output tokens (they are unknown, not zero).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from otel_llm import semconv
+from otel_llm.instrumentation.anthropic.response import record_message
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm.instrumentation.genai_call import GenAICall
 from otel_llm.instrumentation.streaming import StreamRecorder
@@ -37,7 +42,7 @@ class MessageEventBuffer(StreamRecorder):
         self.message: Any = None
         self.deltas: list[Any] = []  # message_delta events (one in a normal stream)
         self.stopped = False
-        self.text: list[str] = []
+        self.text: list[str] | None = [] if capture else None
 
     def add(self, event: Any) -> None:
         kind = event.type
@@ -45,7 +50,7 @@ class MessageEventBuffer(StreamRecorder):
             if self.capture:
                 delta = event.delta
                 if getattr(delta, "type", None) == "text_delta":
-                    self.text.append(delta.text)
+                    self.text.append(delta.text)  # type: ignore[union-attr]
         elif kind == "message_start":
             self.message = event.message
         elif kind == "message_delta":
@@ -57,27 +62,28 @@ class MessageEventBuffer(StreamRecorder):
         message = self.message
         stop_reason = None
         if message is not None:
-            usage = getattr(message, "usage", None)
-            inp = getattr(usage, "input_tokens", None)
-            out = getattr(usage, "output_tokens", None)
+            usage = message.usage
+            inp = usage.input_tokens
+            out = usage.output_tokens
+            # Fields newer than the oldest supported SDK are read with getattr.
             cache_read = getattr(usage, "cache_read_input_tokens", None)
             cache_creation = getattr(usage, "cache_creation_input_tokens", None)
             details = getattr(usage, "output_tokens_details", None)
             # message_delta repeats the cumulative counts it has; a field it leaves out (None)
             # keeps the value message_start (or an earlier delta) gave.
             for event in self.deltas:
-                reason = getattr(event.delta, "stop_reason", None)
+                reason = event.delta.stop_reason
                 if reason:
                     stop_reason = reason
-                usage = getattr(event, "usage", None)
+                usage = event.usage
                 if usage is None:
                     continue
+                value = usage.output_tokens
+                if value is not None:
+                    out = value
                 value = getattr(usage, "input_tokens", None)
                 if value is not None:
                     inp = value
-                value = getattr(usage, "output_tokens", None)
-                if value is not None:
-                    out = value
                 value = getattr(usage, "cache_read_input_tokens", None)
                 if value is not None:
                     cache_read = value
@@ -93,7 +99,7 @@ class MessageEventBuffer(StreamRecorder):
             if not (type(cache_creation) is int and cache_creation >= 0):
                 cache_creation = 0
             call.set_result(
-                getattr(message, "model", None), getattr(message, "id", None),
+                message.model, message.id,
                 [stop_reason] if stop_reason else None,
                 inp + cache_read + cache_creation if type(inp) is int and inp >= 0 else None,
                 out if self.deltas else None,  # no message_delta: output unknown, not 1 or 0
@@ -105,9 +111,41 @@ class MessageEventBuffer(StreamRecorder):
         if self.capture and message is not None:
             call.set_output_messages([{
                 "role": "assistant",
-                "parts": [{"type": "text", "content": "".join(self.text)}],
+                "parts": [{"type": "text", "content": "".join(self.text)}],  # type: ignore[arg-type]
                 "finish_reason": stop_reason or "error",
             }])
+
+
+class MessageSnapshotRecorder(StreamRecorder):
+    """The ``messages.stream()`` helper's side: reads the Message the SDK's ``MessageStream`` accumulated.
+
+    The helper already merges every event into one snapshot (usage with the
+    ``message_delta`` counts, stop reason, content), so nothing is read per event:
+    the relay (``SyncRelayStream``) only hands over the last event, and the snapshot
+    is read once, when the span ends. ``snapshot`` is the helper's own reader
+    (``MessageStream._current_snapshot_or_none``); it is dropped at the end, which
+    breaks the helper -> raw stream -> recorder -> helper cycle it makes meanwhile.
+    """
+
+    __slots__ = ("snapshot", "last")
+
+    def __init__(self, snapshot: Any) -> None:
+        self.call = None
+        self.finished = False
+        self.snapshot = snapshot
+        self.last: Any = None  # the last event, when the stream ran out
+
+    def finish_call(self, call: GenAICall) -> None:
+        read, self.snapshot = self.snapshot, None
+        message = read()
+        last = self.last
+        stopped = last is not None and last.type == "message_stop"
+        if message is not None:
+            # A stream that ran to message_stop had its message_delta; one closed or cut earlier
+            # had it only if the snapshot has a stop reason. Without it, output tokens are unknown.
+            record_message(call, message, stopped or message.stop_reason is not None)
+        if not stopped:
+            call.set_attribute(semconv.OTEL_LLM_STREAM_INCOMPLETE, True)
 
 
 # The proxies: buffer-driven, with the fast ``for`` path the SDK's MessageStream uses.

@@ -125,20 +125,10 @@ def _start(
                 attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = json.dumps(
                     [{"type": "text", "content": policy.text(instructions)}], ensure_ascii=False
                 )
-    return GenAICall(
-        t.tracer,
-        endpoint.operation,
-        provider,
-        model,
-        server_address=host,
-        server_port=port,
-        stream=stream,
-        request_attributes=attrs,
-        input_messages=messages,
-        policy=policy,
-        pricer=t.pricer,
-        make_current=True,
-    )
+    # Positional, in GenAICall's order (server address, port, stream, request attributes, input
+    # messages, policy, pricer, make current): binding keywords costs more on every call.
+    return GenAICall(t.tracer, endpoint.operation, provider, model, host, port, stream, attrs, messages, policy,
+                     t.pricer, True)
 
 
 def _refused(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: Mapping[str, Any], exc: BaseException) -> None:
