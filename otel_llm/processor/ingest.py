@@ -5,7 +5,7 @@ install time where a compiler exists) or, without it, parsed by upb with the
 reduced schema of ``otlp_lite``. Either way each span becomes one record: the
 raw AnyValue bytes of the 8 label keys and 16 value keys the metrics read
 (``b""`` when absent), times, status, ids and flags, plus a way to the whole
-span for the rare span that needs more (see ``_RECORD``). Both readers give the
+span for the rare span that needs more (see "Record layout" below). Both readers give the
 same records; ``tests/test_processor_native_scan.py`` checks that.
 
 Spans following the current GenAI conventions (``gen_ai.operation.name`` and
@@ -83,14 +83,13 @@ _OTHER_NAMES = tuple(sorted((WANTED | {sc.OUTCOME_NAME}) - set(_LABEL_NAMES) - s
 _DRIFT_CONTENT = (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES)
 # Slots whose values repeat (labels, currency, finish reasons, flags): the scanner shares their bytes objects.
 _INTERNED = tuple(range(len(_LABEL_NAMES))) + tuple(len(_LABEL_NAMES) + i for i in (3, 5, 13, 14, 15))
-# A span record, from either reader:
+# Record layout. A span record, from either reader:
 #   (labels, values, start_ns, duration_s, duration bucket, cost, cost bucket, status code, span_id,
 #    trace_id, flags, ref, stop)
 # duration and its bucket: None without a start or with an end before it. cost: the cost attribute
 # when it is a double (else None; other forms are decoded from the raw value), its bucket None
 # unless 0 <= cost < inf. ref/stop: the span's byte range in the request (native scanner), or the
 # upb span and None.
-_RECORD = "labels values start duration dbucket cost cbucket status span_id trace_id flags ref stop"
 _V_COST = 2
 _TOO_LONG = object()  # queued in place of an id longer than the limit
 # (series, folded label names, unguarded label values, customer spenders, user spenders)
@@ -161,7 +160,7 @@ def record_scanner(*, trace_ids: bool = True, required: bool = False) -> Any:
 
 
 def _record(span: Any) -> tuple[Any, ...]:
-    """A upb span as a record (see ``_RECORD``); flags all set: the slow path checks for itself."""
+    """A upb span as a record (see "Record layout" above); flags all set: the slow path checks for itself."""
     a = span.attributes
     vals = _VALUE_KEYS(a)
     start = span.start_time_unix_nano
