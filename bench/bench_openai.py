@@ -302,12 +302,10 @@ def run_isolated(repeat: int = 7, number: int = 2000) -> list[tuple[str, float, 
     completion = client.chat.completions.create(**kw)
     chunks = list(client.chat.completions.create(**skw))
 
-    class PrebuiltStream(openai.Stream):  # a real Stream subclass, so it is wrapped like one
+    class PrebuiltStream(openai.Stream):  # a real Stream subclass, iterated like one (its relaying __iter__)
         def __init__(self) -> None:
             self.response = None
-
-        def __iter__(self) -> Any:
-            return iter(chunks)
+            self._iterator = iter(chunks)  # what the SDK's __stream__() generator would yield
 
         def close(self) -> None:
             pass

@@ -72,6 +72,25 @@ _MAX_TOKENS = semconv.MAX_TOKENS_PER_CALL
 _NO_PRICES: dict[Any, Any] = {}  # a pricer without Pricer.float_prices: always the generic path
 _CLIENT = SpanKind.CLIENT
 _time_ns = time.time_ns
+# The attribute names end() and set_result() write, as module constants: one lookup, not two.
+_RESPONSE_MODEL = semconv.GEN_AI_RESPONSE_MODEL
+_RESPONSE_ID = semconv.GEN_AI_RESPONSE_ID
+_FINISH_REASONS = semconv.GEN_AI_RESPONSE_FINISH_REASONS
+_INCOMPLETE = semconv.OTEL_LLM_STREAM_INCOMPLETE
+_TIME_TO_FIRST_CHUNK = semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
+_INPUT_TOKENS = semconv.GEN_AI_USAGE_INPUT_TOKENS
+_OUTPUT_TOKENS = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
+_CACHE_READ_TOKENS = semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+_CACHE_CREATION_TOKENS = semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+_REASONING_TOKENS = semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+_COST_AMOUNT = semconv.GEN_AI_USAGE_COST_AMOUNT
+_COST_CURRENCY = semconv.GEN_AI_USAGE_COST_CURRENCY
+_COST_SOURCE = semconv.GEN_AI_USAGE_COST_SOURCE
+_PRICE_SOURCE = semconv.OTEL_LLM_COST_PRICE_SOURCE
+_UNPRICED = semconv.OTEL_LLM_COST_UNPRICED
+_USAGE_REPORTED = semconv.OTEL_LLM_USAGE_REPORTED
+_USD = semconv.COST_CURRENCY_USD
+_LOCAL = semconv.COST_SOURCE_LOCAL
 
 # (operation, provider, model, server, port, stream) -> (span name, start attributes): the part of a
 # span's start that is the same for every call of one model on one server, built once.
@@ -99,6 +118,24 @@ def _start_template(key: tuple[Any, ...] | None, operation: str, provider: str, 
         if len(_templates) >= _MAX_TEMPLATES:  # many models or servers: start over rather than grow
             _templates.clear()
         _templates[key] = template
+    return template
+
+
+def start_template(operation: str, provider: str, request_model: str | None, server_address: str | None,
+                   server_port: int | None, stream: bool) -> tuple[str, dict[str, Any]]:
+    """The span name and start attributes ``GenAICall`` builds for these values (shared: copy before use).
+
+    An integration that keeps per-call-site state (``call_plans``) keeps this, and per call
+    passes ``GenAICall(..., request_attributes=<a copy of the attributes, plus the request's>,
+    name=<the name>)``: the same span, from the same code, one dict fewer per call.
+    """
+    key = (operation, provider, request_model, server_address, server_port, stream)
+    try:
+        template = _templates.get(key)
+    except TypeError:  # an unhashable model or server from a custom caller: no caching
+        template, key = None, None
+    if template is None:
+        template = _start_template(key, operation, provider, request_model, server_address, server_port, stream)
     return template
 
 
@@ -136,18 +173,15 @@ class GenAICall:
         policy: ContentPolicy | None = None,
         pricer: Pricer | None = None,
         make_current: bool = False,
+        name: str | None = None,
     ) -> None:
-        key = (operation, provider, request_model, server_address, server_port, stream)
-        try:
-            template = _templates.get(key)
-        except TypeError:  # an unhashable model or server from a custom caller: no caching
-            template, key = None, None
-        if template is None:
-            template = _start_template(key, operation, provider, request_model, server_address, server_port, stream)
-        name, attrs = template
-        attrs = attrs.copy()
-        if request_attributes:
-            attrs.update(request_attributes)
+        if name is None:
+            name, attrs = start_template(operation, provider, request_model, server_address, server_port, stream)
+            attrs = attrs.copy()
+            if request_attributes:
+                attrs.update(request_attributes)
+        else:  # the caller built the start attributes from start_template() itself: a copy of its own
+            attrs = request_attributes  # type: ignore[assignment]
         scope = _attribution_scope.get() or current_attributes()  # the local scope, else baggage
         if scope:
             attrs.update(scope)
@@ -204,20 +238,19 @@ class GenAICall:
         cache_creation_tokens: Any = None,
         reasoning_tokens: Any = None,
     ) -> None:
-        """Record usage as the provider reports it. ``input_tokens`` must include cached tokens."""
+        """Record usage as the provider reports it. ``input_tokens`` must include cached tokens.
+
+        A count that is not a plain non-negative number of tokens is dropped, not guessed
+        (checked at ``end()``); a later ``None`` keeps what an earlier call recorded.
+        """
+        values = (input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens)
         usage = self._usage
         if usage is None:
-            usage = self._usage = [None, None, 0, 0, None]
-        # Plain non-negative ints (the common case) are taken as they are; anything else
-        # goes through _valid_count, which drops what it cannot trust (None keeps the old value).
-        for i, value in enumerate((input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
-                                   reasoning_tokens)):
-            if type(value) is int and 0 <= value <= _MAX_TOKENS:
+            self._usage = list(values)
+            return
+        for i, value in enumerate(values):
+            if value is not None and (_valid_count(value) is not None or _valid_count(usage[i]) is None):
                 usage[i] = value
-            elif value is not None:
-                valid = _valid_count(value)
-                if valid is not None:
-                    usage[i] = valid
 
     def set_result(
         self,
@@ -233,32 +266,19 @@ class GenAICall:
         """``set_response`` and ``set_usage`` in one call, for the integrations' end-of-stream path.
 
         ``finish_reasons`` must be a list the caller does not keep. Counts follow
-        ``set_usage``'s rules (a ``None`` keeps what an earlier call recorded).
+        ``set_usage``'s rules.
         """
         pending = self._pending
         if model:
             self.response_model = model
-            pending[semconv.GEN_AI_RESPONSE_MODEL] = model
+            pending[_RESPONSE_MODEL] = model
         if response_id:
-            pending[semconv.GEN_AI_RESPONSE_ID] = response_id
+            pending[_RESPONSE_ID] = response_id
         if finish_reasons:
-            pending[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons
-        if (type(input_tokens) is int and 0 <= input_tokens <= _MAX_TOKENS
-                and type(output_tokens) is int and 0 <= output_tokens <= _MAX_TOKENS
-                and self._usage is None
-                and (cache_read_tokens is None or (type(cache_read_tokens) is int and cache_read_tokens <= _MAX_TOKENS))
-                and (cache_creation_tokens is None
-                     or (type(cache_creation_tokens) is int and cache_creation_tokens <= _MAX_TOKENS))
-                and (reasoning_tokens is None or (type(reasoning_tokens) is int and reasoning_tokens <= _MAX_TOKENS))):
-            # The common case, all plain counts and no earlier usage: no validation calls.
-            self._usage = [
-                input_tokens, output_tokens,
-                cache_read_tokens if cache_read_tokens and cache_read_tokens > 0 else 0,
-                cache_creation_tokens if cache_creation_tokens and cache_creation_tokens > 0 else 0,
-                reasoning_tokens if reasoning_tokens is None or reasoning_tokens >= 0 else None,
-            ]
-        elif (input_tokens is not None or output_tokens is not None or cache_read_tokens is not None
-              or cache_creation_tokens is not None or reasoning_tokens is not None):
+            pending[_FINISH_REASONS] = finish_reasons
+        if self._usage is None:  # the common case: taken as reported, checked once at end()
+            self._usage = [input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens]
+        else:
             self.set_usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
                            cache_creation_tokens=cache_creation_tokens, reasoning_tokens=reasoning_tokens)
 
@@ -292,37 +312,76 @@ class GenAICall:
         self.span.set_status(Status(StatusCode.ERROR, str(exc)[:512]))
         self.end()
 
-    def end(self, incomplete: bool = False) -> None:
-        """Write usage and cost and end the span; later calls do nothing."""
+    def end(self, incomplete: bool = False, result: tuple[Any, ...] | None = None) -> None:
+        """Write usage and cost and end the span; later calls do nothing.
+
+        ``result``: ``set_result()``'s eight arguments as a tuple, recorded first. The
+        integrations end a response read to its end this way: one call, not two.
+        """
         if self._ended:
             return
         self._ended = True
         if self._token is not None:
             self.detach()
         attrs = self._pending
+        if result is not None:
+            model, response_id, finish_reasons, inp, out, cache_read, cache_creation, reasoning = result
+            if model:
+                self.response_model = model
+                attrs[_RESPONSE_MODEL] = model
+            if response_id:
+                attrs[_RESPONSE_ID] = response_id
+            if finish_reasons:
+                attrs[_FINISH_REASONS] = finish_reasons
+            usage = self._usage
+            if usage is not None:  # counts recorded earlier too: merged by set_usage's rules
+                self.set_usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cache_read,
+                               cache_creation_tokens=cache_creation, reasoning_tokens=reasoning)
+                inp, out, cache_read, cache_creation, reasoning = usage
+            else:
+                usage = result
+        else:
+            usage = self._usage
+            if usage is not None:
+                inp, out, cache_read, cache_creation, reasoning = usage
         if incomplete:
-            attrs[semconv.OTEL_LLM_STREAM_INCOMPLETE] = True
-        if self._first_chunk_ns:
-            attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self._first_chunk_ns - self._start_ns) / 1e9
+            attrs[_INCOMPLETE] = True
+        first = self._first_chunk_ns
+        if first:
+            attrs[_TIME_TO_FIRST_CHUNK] = (first - self._start_ns) / 1e9
         amount = None
-        usage = self._usage
-        if usage is not None and (usage[0] is not None or usage[1] is not None):
-            inp, out, cache_read, cache_creation, reasoning = usage
+        if usage is not None:
+            # Every count is checked here, once: a plain int in range is taken as it is, anything
+            # else goes through _valid_count, which drops what it cannot trust.
+            if type(inp) is not int or inp < 0 or inp > _MAX_TOKENS:
+                inp = _valid_count(inp)
+            if type(out) is not int or out < 0 or out > _MAX_TOKENS:
+                out = _valid_count(out)
+        if usage is not None and (inp is not None or out is not None):
+            if type(cache_read) is not int or cache_read < 0 or cache_read > _MAX_TOKENS:
+                cache_read = 0 if cache_read is None else _valid_count(cache_read) or 0
+            if type(cache_creation) is not int or cache_creation < 0 or cache_creation > _MAX_TOKENS:
+                cache_creation = 0 if cache_creation is None else _valid_count(cache_creation) or 0
             if inp is None:
                 inp = 0
             else:
-                attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = inp
+                attrs[_INPUT_TOKENS] = inp
             if out is None:
                 out = 0
             else:
-                attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = out
+                attrs[_OUTPUT_TOKENS] = out
             if cache_read:
-                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
+                attrs[_CACHE_READ_TOKENS] = cache_read
             if cache_creation:
-                attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_creation
+                attrs[_CACHE_CREATION_TOKENS] = cache_creation
             if reasoning is not None:
-                attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
-            priced = False
+                if type(reasoning) is int and 0 <= reasoning <= _MAX_TOKENS:
+                    attrs[_REASONING_TOKENS] = reasoning
+                else:
+                    reasoning = _valid_count(reasoning)
+                    if reasoning is not None:
+                        attrs[_REASONING_TOKENS] = reasoning
+            source = None
             try:
                 pricer = self._pricer or _pricing._default or default_pricer()
                 model = self.response_model or self.request_model
@@ -332,7 +391,6 @@ class GenAICall:
                 if hit is not None:
                     amount = hit[0].apply(inp, out, cache_read, cache_creation)
                     source = hit[1]
-                    priced = True
                 else:
                     cost = pricer.price(self.provider, model, inp, out, cache_read, cache_creation, self._start_ns)
                     if cost is None and self.response_model and self.request_model != self.response_model:
@@ -340,19 +398,19 @@ class GenAICall:
                             self.provider, self.request_model, inp, out, cache_read, cache_creation, self._start_ns
                         )
                     if cost is not None:
-                        amount, source, priced = cost.amount, cost.source, True
+                        amount, source = cost.amount, cost.source
             except Exception:  # noqa: BLE001
-                amount, priced = None, False
+                amount = source = None
                 log_instrumentation_error("pricing")
-            if priced:
-                attrs[semconv.GEN_AI_USAGE_COST_AMOUNT] = amount
-                attrs[semconv.GEN_AI_USAGE_COST_CURRENCY] = semconv.COST_CURRENCY_USD
-                attrs[semconv.GEN_AI_USAGE_COST_SOURCE] = semconv.COST_SOURCE_LOCAL
-                attrs[semconv.OTEL_LLM_COST_PRICE_SOURCE] = source
+            if source is not None:
+                attrs[_COST_AMOUNT] = amount
+                attrs[_COST_CURRENCY] = _USD
+                attrs[_COST_SOURCE] = _LOCAL
+                attrs[_PRICE_SOURCE] = source
             else:
-                attrs[semconv.OTEL_LLM_COST_UNPRICED] = True
+                attrs[_UNPRICED] = True
         else:
-            attrs[semconv.OTEL_LLM_USAGE_REPORTED] = False
+            attrs[_USAGE_REPORTED] = False
         span = self.span
         span.set_attributes(attrs)
         span.end()

@@ -50,7 +50,14 @@ against a hand-written span):
   ``__del__``), not at the next garbage collection, and ``for chunk in
   client...create(stream=True)`` (which drops the proxy and keeps only the
   generator) still ends the span when the loop does. A buffer must therefore
-  never reference itself or the proxy.
+  never reference itself or the proxy;
+* where an SDK's ``__iter__`` only relays its ``_iterator`` (openai's; anthropic's when
+  no tracing observer is attached), the generator reads ``_iterator`` itself
+  (``register_relay_streams``), so a wrapped stream has no more generator layers per
+  chunk than a bare one;
+* a recorder may bring its own generators (``scan`` / ``ascan``) that read each chunk
+  inline instead of calling ``add``, and its own ``end_complete`` that hands the result
+  to ``GenAICall.end`` in one call (the OpenAI chat and Anthropic event buffers do).
 """
 
 from __future__ import annotations
@@ -64,6 +71,56 @@ import wrapt
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 
 _time_ns = time.time_ns
+
+# SDK stream classes whose ``__iter__`` / ``__aiter__`` only relays ``self._iterator``: the
+# wrapper's generator reads that iterator itself, one generator layer fewer per chunk (for async
+# streams also one async generator fewer per stream for the event loop to track). Method -> the
+# name of the observer property the relay checks per item (Anthropic's own tracing hook), or None.
+# Filled by ``register_relay_streams``.
+_RELAY_ITER: dict[Any, str | None] = {}
+_RELAY_AITER: dict[Any, str | None] = {}
+_NOT_RELAY = object()
+
+
+def register_relay_streams(sync_type: type | None, async_type: type | None, observer: str | None = None) -> None:
+    """Let the wrappers read these classes' ``_iterator`` directly, skipping their relaying ``__iter__``.
+
+    A method is taken only when its code reads exactly the names of a plain relay
+    (``_iterator``; with ``observer``, also that property and its ``item`` method):
+    an SDK that adds work there is iterated the normal way. A relay with an observer
+    is skipped only for a stream whose observer is ``None`` (nothing to notify).
+    """
+    names = ("_iterator",) if observer is None else ("_iterator", observer, "item")
+    for cls, name, registry in ((sync_type, "__iter__", _RELAY_ITER), (async_type, "__aiter__", _RELAY_AITER)):
+        method = getattr(cls, name, None) if cls is not None else None
+        code = getattr(method, "__code__", None)
+        if code is not None and code.co_names == names:
+            registry[method] = observer
+
+
+def _inner(wrapped: Any, method: Any, registry: dict[Any, str | None]) -> Any:
+    """The SDK stream's ``_iterator`` when its ``method`` is a registered relay with nothing to observe, else None."""
+    observer = registry.get(method, _NOT_RELAY)
+    if observer is _NOT_RELAY:
+        return None
+    try:
+        if observer is not None and getattr(wrapped, observer) is not None:
+            return None
+        return getattr(wrapped, "_iterator", None)
+    except Exception:  # noqa: BLE001 - an odd stream object: iterate it the normal way
+        return None
+
+
+def _source(wrapped: Any) -> Any:
+    """The iterator a sync wrapper reads: the SDK's own ``_iterator`` behind a relaying ``__iter__``."""
+    inner = _inner(wrapped, getattr(type(wrapped), "__iter__", None), _RELAY_ITER)
+    return iter(wrapped) if inner is None else inner
+
+
+def _asource(wrapped: Any) -> Any:
+    """``_source`` for ``async for``."""
+    inner = _inner(wrapped, getattr(type(wrapped), "__aiter__", None), _RELAY_AITER)
+    return wrapped.__aiter__() if inner is None else inner
 
 
 class StreamRecorder:
@@ -86,6 +143,18 @@ class StreamRecorder:
 
     def finish_call(self, call: GenAICall) -> None:
         """Called once, just before the span ends: write what was kept onto ``call``."""
+
+    def end_complete(self, call: GenAICall) -> None:
+        """The stream ran to its end: write what was kept and end the span.
+
+        A recorder that can hand its result to ``call.end(False, result)`` overrides this,
+        one call instead of two on the common ending (see ``ChatStreamBuffer``).
+        """
+        try:
+            self.finish_call(call)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error(f"{self._name()}.finish_call")
+        call.end()
 
     def finish(self, error: BaseException | None = None, incomplete: bool = False) -> None:
         """End the span exactly once; later calls (close after exhaustion, __del__) do nothing."""
@@ -121,6 +190,18 @@ class StreamRecorder:
             pass
 
 
+def ran_out(rec: StreamRecorder, call: Any) -> None:
+    """``rec.finish()`` for a stream that ran to its end, through ``rec.end_complete``."""
+    if rec.finished:
+        return
+    rec.finished = True
+    try:
+        rec.end_complete(call)
+    except Exception:  # noqa: BLE001
+        log_instrumentation_error(f"{rec._name()}.end_complete")
+    rec.call = None  # free the ended span now (see StreamRecorder)
+
+
 class _Adapted(StreamRecorder):
     """A buffer that is not a StreamRecorder (any object with ``add`` and ``finish_call``)."""
 
@@ -143,7 +224,7 @@ def _chunks(wrapped: Any, rec: StreamRecorder) -> Any:
     add = rec.add
     call: Any = rec.call
     try:
-        it = iter(wrapped)
+        it = _source(wrapped)
         for chunk in it:  # the first chunk: time to first chunk
             if not call._first_chunk_ns:
                 call._first_chunk_ns = _time_ns()
@@ -164,25 +245,14 @@ def _chunks(wrapped: Any, rec: StreamRecorder) -> Any:
     except BaseException as exc:
         rec.finish(exc)
         raise
-    # The stream ran out: rec.finish() written out, one call fewer on the common ending.
-    if not rec.finished:
-        rec.finished = True
-        try:
-            rec.finish_call(call)
-        except Exception:  # noqa: BLE001
-            log_instrumentation_error(f"{rec._name()}.finish_call")
-        try:
-            call.end()
-        except Exception:  # noqa: BLE001
-            log_instrumentation_error("stream finalisation")
-        rec.call = None  # free the ended span now (see StreamRecorder)
+    ran_out(rec, call)
 
 
 async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
     add = rec.add
     call: Any = rec.call
     try:
-        it = wrapped.__aiter__()
+        it = _asource(wrapped)
         async for chunk in it:
             if not call._first_chunk_ns:
                 call._first_chunk_ns = _time_ns()
@@ -203,18 +273,7 @@ async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
     except BaseException as exc:
         rec.finish(exc)
         raise
-    # The stream ran out: rec.finish() written out, one call fewer on the common ending.
-    if not rec.finished:
-        rec.finished = True
-        try:
-            rec.finish_call(call)
-        except Exception:  # noqa: BLE001
-            log_instrumentation_error(f"{rec._name()}.finish_call")
-        try:
-            call.end()
-        except Exception:  # noqa: BLE001
-            log_instrumentation_error("stream finalisation")
-        rec.call = None  # free the ended span now (see StreamRecorder)
+    ran_out(rec, call)
 
 
 def _relay(wrapped: Any, rec: StreamRecorder) -> Any:
@@ -227,7 +286,7 @@ def _relay(wrapped: Any, rec: StreamRecorder) -> Any:
     call: Any = rec.call
     last = None
     try:
-        it = iter(wrapped)
+        it = _source(wrapped)
         for last in it:
             call._first_chunk_ns = _time_ns()
             yield last
@@ -247,7 +306,7 @@ async def _arelay(wrapped: Any, rec: StreamRecorder) -> Any:
     call: Any = rec.call
     last = None
     try:
-        it = wrapped.__aiter__()
+        it = _asource(wrapped)
         async for last in it:
             call._first_chunk_ns = _time_ns()
             yield last
@@ -262,6 +321,11 @@ async def _arelay(wrapped: Any, rec: StreamRecorder) -> Any:
     rec.last = last  # type: ignore[attr-defined]
     rec.finish()
 
+
+# A recorder's generators: the generic ones call add() per chunk. A recorder may supply its own
+# (scan / ascan) that reads each chunk inline, e.g. ChatStreamBuffer; the proxies use them.
+StreamRecorder.scan = staticmethod(_chunks)  # type: ignore[attr-defined]
+StreamRecorder.ascan = staticmethod(_achunks)  # type: ignore[attr-defined]
 
 _proxy_init = wrapt.ObjectProxy.__init__
 
@@ -397,4 +461,4 @@ class AsyncRelayStream(AsyncStreamWrapper):
 
 
 __all__ = ["StreamRecorder", "SyncStreamWrapper", "AsyncStreamWrapper", "SyncRelayStream", "AsyncRelayStream",
-           "new_stream_proxy"]
+           "new_stream_proxy", "register_relay_streams"]

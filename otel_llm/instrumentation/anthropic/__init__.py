@@ -55,6 +55,7 @@ from otel_llm.content import ContentPolicy
 from otel_llm.instrumentation.anthropic.helper import patch_managers, stream_wrapper, unpatch_managers
 from otel_llm.instrumentation.anthropic.package import _instruments
 from otel_llm.instrumentation.anthropic.patch import Anthropic, native_span_wrapper
+from otel_llm.instrumentation.streaming import register_relay_streams
 from otel_llm.instrumentation.wrapping import async_wrapper, sync_wrapper
 
 # The stable and the beta Messages API have the same methods (beta: client.beta.messages).
@@ -99,6 +100,9 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         it = Anthropic(tracer, policy, kwargs.get("pricer"), message_types=message_types,
                        stream_types=(Stream, AsyncStream), raw_types=raw_types, async_raw_types=async_raw_types)
         self._integration = it
+        # Stream.__iter__ relays _iterator and notifies the SDK's own tracing observer, which is
+        # None for the calls we record (native span replaced): read _iterator directly then.
+        register_relay_streams(Stream, AsyncStream, observer="_observer")
         self._wrapped = []
         for module_name in _MODULES:
             try:

@@ -28,6 +28,7 @@ from otel_llm.instrumentation.anthropic.streams import (
     AsyncAnthropicStream,
     MessageEventBuffer,
 )
+from otel_llm.instrumentation.call_plans import make_plan
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.streaming import _proxy_init
 from otel_llm.instrumentation.wrapping import Integration
@@ -64,6 +65,8 @@ class Anthropic(Integration):
         self.raw_types = raw_types  # with_raw_response results whose parse() is sync
         self.async_raw_types = async_raw_types
         self.async_finish_types = async_raw_types  # only an async raw response needs an await to parse
+        # (id(base_url), model, stream, keyword names) -> what a call site's calls share (call_plans)
+        self.plans: dict[tuple[Any, ...], Any] = {}
 
     def provider(self, instance: Any, kwargs: Mapping[str, Any]) -> str:
         return req.describe(getattr(instance, "_client", None))[0]
@@ -73,8 +76,30 @@ class Anthropic(Integration):
 
     def start(self, instance: Any, kwargs: Mapping[str, Any], extra: Mapping[str, Any] | None,
               stream: bool | None = None) -> GenAICall:
-        provider, host, port = req.describe(getattr(instance, "_client", None))
-        attrs = req.request_attributes(kwargs)
+        client = getattr(instance, "_client", None)
+        url = getattr(client, "_base_url", None)
+        model = kwargs.get("model")
+        if type(model) is not str:
+            model = None
+        if stream is None:
+            stream = kwargs.get("stream") is True
+        keys = tuple(kwargs)
+        key = (id(url), model, stream, keys)
+        plan = self.plans.get(key)
+        if plan is None or plan[0] is not url or plan[1] is not type(client):
+            plan = make_plan(self.plans, key, url, type(client), req.describe(client), self.operation, model, stream,
+                             req.request_number_plan(keys))
+        numbers = plan[5]
+        name, attrs = plan[6]
+        attrs = attrs.copy()  # the span's start attributes: the template's, then the request's
+        if numbers is None:
+            attrs.update(req.request_attributes(kwargs))
+        else:
+            for key, attr in numbers:
+                value = kwargs[key]
+                kind = type(value)
+                if kind is float or kind is int:  # NotGiven sentinels and None fall through
+                    attrs[attr] = value
         if extra:
             attrs.update(extra)
         messages = None
@@ -83,11 +108,9 @@ class Anthropic(Integration):
             instructions = req.system_instructions(kwargs, self.policy)
             if instructions is not None:
                 attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
-        model = kwargs.get("model")
         return GenAICall(  # positional, in GenAICall's order (see there)
-            self.tracer, self.operation, provider, model if type(model) is str else None, host, port,
-            kwargs.get("stream") is True if stream is None else stream, attrs, messages, self.policy, self.pricer,
-            True,
+            self.tracer, self.operation, plan[2], model, plan[3], plan[4], stream, attrs, messages, self.policy,
+            self.pricer, True, name,
         )
 
     def enter(self, call: GenAICall) -> Any:
@@ -106,7 +129,7 @@ class Anthropic(Integration):
             proxy = cls.__new__(cls)
             _proxy_init(proxy, result)
             proxy._self_rec = buffer
-            proxy._self_gen = cls._iterate(result, buffer)
+            proxy._self_gen = (buffer.ascan if is_async else buffer.scan)(result, buffer)
             return proxy
         if isinstance(result, self.message_types):
             record_message(call, result)

@@ -8,6 +8,7 @@ from typing import Any
 
 from otel_llm import semconv
 from otel_llm.content import ContentPolicy, text_message
+from otel_llm.instrumentation.call_plans import number_plan
 
 P = semconv.Provider
 
@@ -63,6 +64,12 @@ _REQUEST_KEYS = {
     "top_k": (semconv.GEN_AI_REQUEST_TOP_K, (int, float)),
 }
 _KNOWN = frozenset((*_REQUEST_KEYS, "stop_sequences"))
+_NUMBERS = {key: attr for key, (attr, _) in _REQUEST_KEYS.items()}
+
+
+def request_number_plan(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
+    """The arguments among ``keys`` recorded by a type check alone (see ``call_plans.number_plan``)."""
+    return number_plan(keys, _NUMBERS, _KNOWN)
 
 
 def request_attributes(kwargs: Mapping[str, Any]) -> dict[str, Any]:

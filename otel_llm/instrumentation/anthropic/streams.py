@@ -17,13 +17,17 @@ and without ``message_delta`` records no output tokens (they are unknown, not ze
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from otel_llm import semconv
 from otel_llm.instrumentation.anthropic.response import record_message
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
-from otel_llm.instrumentation.genai_call import GenAICall
-from otel_llm.instrumentation.streaming import StreamRecorder
+from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
+from otel_llm.instrumentation.streaming import StreamRecorder, _achunks, _asource, _chunks, _source, ran_out
+
+
+_time_ns = time.time_ns
 
 
 class MessageEventBuffer(StreamRecorder):
@@ -58,62 +62,179 @@ class MessageEventBuffer(StreamRecorder):
         elif kind == "message_stop":
             self.stopped = True
 
-    def finish_call(self, call: GenAICall) -> None:
+    def result(self) -> tuple[Any, ...] | None:
+        """What the events carried, as ``set_result()``'s arguments (None before ``message_start``)."""
         message = self.message
+        if message is None:
+            return None
+        usage = message.usage
+        inp = usage.input_tokens
+        out = usage.output_tokens
+        # Fields newer than the oldest supported SDK are read with getattr.
+        cache_read = getattr(usage, "cache_read_input_tokens", None)
+        cache_creation = getattr(usage, "cache_creation_input_tokens", None)
+        details = getattr(usage, "output_tokens_details", None)
         stop_reason = None
-        if message is not None:
-            usage = message.usage
-            inp = usage.input_tokens
-            out = usage.output_tokens
-            # Fields newer than the oldest supported SDK are read with getattr.
-            cache_read = getattr(usage, "cache_read_input_tokens", None)
-            cache_creation = getattr(usage, "cache_creation_input_tokens", None)
-            details = getattr(usage, "output_tokens_details", None)
-            # message_delta repeats the cumulative counts it has; a field it leaves out (None)
-            # keeps the value message_start (or an earlier delta) gave.
-            for event in self.deltas:
-                reason = event.delta.stop_reason
-                if reason:
-                    stop_reason = reason
-                usage = event.usage
-                if usage is None:
-                    continue
-                value = usage.output_tokens
-                if value is not None:
-                    out = value
-                value = getattr(usage, "input_tokens", None)
-                if value is not None:
-                    inp = value
-                value = getattr(usage, "cache_read_input_tokens", None)
-                if value is not None:
-                    cache_read = value
-                value = getattr(usage, "cache_creation_input_tokens", None)
-                if value is not None:
-                    cache_creation = value
-                value = getattr(usage, "output_tokens_details", None)
-                if value is not None:
-                    details = value
-            # Anthropic's input_tokens excludes cache tokens; gen_ai.usage.input_tokens includes them.
-            if not (type(cache_read) is int and cache_read >= 0):
-                cache_read = 0
-            if not (type(cache_creation) is int and cache_creation >= 0):
-                cache_creation = 0
-            call.set_result(
-                message.model, message.id,
-                [stop_reason] if stop_reason else None,
-                inp + cache_read + cache_creation if type(inp) is int and inp >= 0 else None,
-                out if self.deltas else None,  # no message_delta: output unknown, not 1 or 0
-                cache_read, cache_creation,
-                getattr(details, "thinking_tokens", None) if details is not None else None,
-            )
+        # message_delta repeats the cumulative counts it has; a field it leaves out (None)
+        # keeps the value message_start (or an earlier delta) gave.
+        for event in self.deltas:
+            reason = event.delta.stop_reason
+            if reason:
+                stop_reason = reason
+            usage = event.usage
+            if usage is None:
+                continue
+            value = usage.output_tokens
+            if value is not None:
+                out = value
+            value = getattr(usage, "input_tokens", None)
+            if value is not None:
+                inp = value
+            value = getattr(usage, "cache_read_input_tokens", None)
+            if value is not None:
+                cache_read = value
+            value = getattr(usage, "cache_creation_input_tokens", None)
+            if value is not None:
+                cache_creation = value
+            value = getattr(usage, "output_tokens_details", None)
+            if value is not None:
+                details = value
+        # Anthropic's input_tokens excludes cache tokens; gen_ai.usage.input_tokens includes them.
+        if not (type(cache_read) is int and cache_read >= 0):
+            cache_read = 0
+        if not (type(cache_creation) is int and cache_creation >= 0):
+            cache_creation = 0
+        return (
+            message.model, message.id,
+            [stop_reason] if stop_reason else None,
+            inp + cache_read + cache_creation if type(inp) is int and inp >= 0 else None,
+            out if self.deltas else None,  # no message_delta: output unknown, not 1 or 0
+            cache_read, cache_creation,
+            getattr(details, "thinking_tokens", None) if details is not None else None,
+        )
+
+    def finish_call(self, call: GenAICall) -> None:
+        result = self.result()
+        if result is not None:
+            call.set_result(*result)
         if not self.stopped:
             call.set_attribute(semconv.OTEL_LLM_STREAM_INCOMPLETE, True)
-        if self.capture and message is not None:
+        if self.capture and result is not None:
             call.set_output_messages([{
                 "role": "assistant",
                 "parts": [{"type": "text", "content": "".join(self.text)}],  # type: ignore[arg-type]
-                "finish_reason": stop_reason or "error",
+                "finish_reason": (result[2] or ("error",))[0],
             }])
+
+    def end_complete(self, call: GenAICall) -> None:
+        if self.capture:
+            return super().end_complete(call)
+        try:
+            result = self.result()
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error("MessageEventBuffer.result")
+            result = None
+        if not self.stopped:  # the events ran out before message_stop
+            call.set_attribute(semconv.OTEL_LLM_STREAM_INCOMPLETE, True)
+        call.end(False, result)
+
+
+def _event_chunks(wrapped: Any, rec: MessageEventBuffer) -> Any:
+    """The shared ``_chunks`` with ``MessageEventBuffer.add`` read inline: no call per event.
+
+    Same endings as ``_chunks``; content capture takes the generic path.
+    """
+    if rec.capture:
+        yield from _chunks(wrapped, rec)
+        return
+    call: Any = rec.call
+    deltas = rec.deltas
+    try:
+        it = _source(wrapped)
+        for event in it:
+            call._first_chunk_ns = _time_ns()
+            try:
+                kind = event.type
+                if kind == "message_start":
+                    rec.message = event.message
+                elif kind == "message_delta":
+                    deltas.append(event)
+                elif kind == "message_stop":
+                    rec.stopped = True
+            except Exception:  # noqa: BLE001 - telemetry never breaks the stream
+                rec.chunk_failed()
+            yield event
+            break
+        for event in it:
+            try:
+                kind = event.type
+                if kind == "content_block_delta":
+                    pass  # the most common event: nothing to keep
+                elif kind == "message_delta":
+                    deltas.append(event)
+                elif kind == "message_stop":
+                    rec.stopped = True
+                elif kind == "message_start":
+                    rec.message = event.message
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield event
+    except GeneratorExit:
+        raise  # the caller stopped: close() or the recorder's __del__ ends the span
+    except BaseException as exc:
+        rec.finish(exc)
+        raise
+    ran_out(rec, call)
+
+
+async def _aevent_chunks(wrapped: Any, rec: MessageEventBuffer) -> Any:
+    """``_event_chunks`` for ``async for``."""
+    if rec.capture:
+        async for event in _achunks(wrapped, rec):
+            yield event
+        return
+    call: Any = rec.call
+    deltas = rec.deltas
+    try:
+        it = _asource(wrapped)
+        async for event in it:
+            call._first_chunk_ns = _time_ns()
+            try:
+                kind = event.type
+                if kind == "message_start":
+                    rec.message = event.message
+                elif kind == "message_delta":
+                    deltas.append(event)
+                elif kind == "message_stop":
+                    rec.stopped = True
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield event
+            break
+        async for event in it:
+            try:
+                kind = event.type
+                if kind == "content_block_delta":
+                    pass
+                elif kind == "message_delta":
+                    deltas.append(event)
+                elif kind == "message_stop":
+                    rec.stopped = True
+                elif kind == "message_start":
+                    rec.message = event.message
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield event
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        rec.finish(exc)
+        raise
+    ran_out(rec, call)
+
+
+MessageEventBuffer.scan = staticmethod(_event_chunks)  # type: ignore[attr-defined]
+MessageEventBuffer.ascan = staticmethod(_aevent_chunks)  # type: ignore[attr-defined]
 
 
 class MessageSnapshotRecorder(StreamRecorder):

@@ -74,12 +74,13 @@ from otel_llm.instrumentation.openai import response as resp
 from otel_llm.instrumentation.openai.package import _instruments
 from otel_llm.instrumentation.openai.patch import Endpoint, Telemetry, async_wrapper, sync_wrapper
 from otel_llm.instrumentation.openai.streams import ChatStreamBuffer, ResponsesStreamBuffer
+from otel_llm.instrumentation.streaming import register_relay_streams
 
 log = logging.getLogger(__name__)
 
 CHAT = Endpoint(
     semconv.Operation.CHAT, req.chat_request_attributes, req.chat_input_messages,
-    resp.record_chat_completion, ChatStreamBuffer,
+    resp.record_chat_completion, ChatStreamBuffer, number_plan=req.chat_number_plan,
 )
 RESPONSES = Endpoint(
     semconv.Operation.CHAT, req.responses_request_attributes, req.responses_input_messages,
@@ -128,6 +129,7 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             tracer, policy, kwargs.get("pricer"), req.ServerResolver(kwargs.get("provider_hosts")),
             raw_type, (openai.Stream, openai.AsyncStream),
         )
+        register_relay_streams(openai.Stream, openai.AsyncStream)
         wrapped: list[tuple[type, str]] = []
         for module_name, sync_cls, async_cls, method, endpoint in METHODS:
             try:

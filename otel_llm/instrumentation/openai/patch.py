@@ -24,6 +24,7 @@ from otel_llm import semconv
 from otel_llm.attribution import current_attributes
 from otel_llm.content import ContentPolicy
 from otel_llm.instrumentation import hooks
+from otel_llm.instrumentation.call_plans import make_plan
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.request import ServerResolver
 from otel_llm.instrumentation.openai.streams import AsyncOpenAIStream, OpenAIStream, RawStreamResponse
@@ -36,7 +37,7 @@ from otel_llm.pricing import Pricer
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # eq=False: hashed by identity, it keys the call plans
 class Endpoint:
     """How one SDK method maps onto a GenAI operation."""
 
@@ -46,6 +47,8 @@ class Endpoint:
     record: Callable[[GenAICall, Any], None]
     stream_buffer: Callable[[bool], Any] | None = None  # None: the method never streams
     instructions: Callable[[Mapping[str, Any]], str | None] | None = None
+    # keyword names -> ((keyword, attribute), ...) copied when numeric, or None: request_attributes reads the call
+    number_plan: Callable[[tuple[str, ...]], tuple[tuple[str, str], ...] | None] | None = None
 
 
 class Telemetry:
@@ -55,7 +58,7 @@ class Telemetry:
     the SDK cached, e.g. in ``with_raw_response``) into pass-throughs.
     """
 
-    __slots__ = ("tracer", "policy", "pricer", "resolver", "raw_response_type", "stream_types", "active")
+    __slots__ = ("tracer", "policy", "pricer", "resolver", "raw_response_type", "stream_types", "active", "plans")
 
     def __init__(
         self,
@@ -73,6 +76,8 @@ class Telemetry:
         self.raw_response_type = raw_response_type
         self.stream_types = stream_types
         self.active = True
+        # (endpoint, id(base_url), model, stream, keyword names) -> what a call site's calls share (call_plans)
+        self.plans: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
 # -- shared steps ---------------------------------------------------------------
@@ -107,12 +112,29 @@ def _apply_outcome(outcome: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any]
 def _start(
     endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: Mapping[str, Any], guard_attrs: Mapping[str, Any] | None
 ) -> GenAICall:
-    provider, host, port = t.resolver.resolve(instance)
+    client = instance._client
+    url = client._base_url
     model = kwargs.get("model")
     if type(model) is not str:
         model = None
     stream = kwargs.get("stream") is True
-    attrs = endpoint.request_attributes(kwargs)
+    keys = tuple(kwargs)
+    plan_key = (endpoint, id(url), model, stream, keys)
+    plan = t.plans.get(plan_key)
+    if plan is None or plan[0] is not url or plan[1] is not type(client):
+        plan = make_plan(t.plans, plan_key, url, type(client), t.resolver.resolve(instance), endpoint.operation,
+                         model, stream, endpoint.number_plan(keys) if endpoint.number_plan is not None else None)
+    numbers = plan[5]
+    name, attrs = plan[6]
+    attrs = attrs.copy()  # the span's start attributes: the template's, then the request's
+    if numbers is None:
+        attrs.update(endpoint.request_attributes(kwargs))
+    else:
+        for key, attr in numbers:
+            value = kwargs[key]
+            kind = type(value)
+            if kind is float or kind is int:  # Omit/NotGiven sentinels and None fall through
+                attrs[attr] = value
     if guard_attrs:
         attrs.update(guard_attrs)
     policy = t.policy
@@ -126,9 +148,9 @@ def _start(
                     [{"type": "text", "content": policy.text(instructions)}], ensure_ascii=False
                 )
     # Positional, in GenAICall's order (server address, port, stream, request attributes, input
-    # messages, policy, pricer, make current): binding keywords costs more on every call.
-    return GenAICall(t.tracer, endpoint.operation, provider, model, host, port, stream, attrs, messages, policy,
-                     t.pricer, True)
+    # messages, policy, pricer, make current, name): binding keywords costs more on every call.
+    return GenAICall(t.tracer, endpoint.operation, plan[2], model, plan[3], plan[4], stream, attrs, messages, policy,
+                     t.pricer, True, name)
 
 
 def _refused(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: Mapping[str, Any], exc: BaseException) -> None:
@@ -146,6 +168,16 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
         if token is not None:
             call._token = None
             otel_context.detach(token)  # type: ignore[arg-type]
+        if endpoint.stream_buffer is not None and isinstance(result, t.stream_types):
+            stream_cls = AsyncOpenAIStream if is_async else OpenAIStream
+            # new_stream_proxy(stream_cls, result, call, buffer), written out: no __init__ frame.
+            buffer = endpoint.stream_buffer(t.policy.enabled)
+            buffer.call = call
+            proxy = stream_cls.__new__(stream_cls)
+            _proxy_init(proxy, result)
+            proxy._self_rec = buffer
+            proxy._self_gen = (buffer.ascan if is_async else buffer.scan)(result, buffer)
+            return proxy
         raw_type = t.raw_response_type
         if raw_type is not None and isinstance(result, raw_type):  # with_raw_response
             if getattr(result, "_stream", False) and endpoint.stream_buffer is not None:
@@ -160,16 +192,6 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
             endpoint.record(call, result.parse())  # type: ignore[attr-defined]  # cached by the SDK
             call.end()
             return result
-        if endpoint.stream_buffer is not None and isinstance(result, t.stream_types):
-            stream_cls = AsyncOpenAIStream if is_async else OpenAIStream
-            # new_stream_proxy(stream_cls, result, call, buffer), written out: no __init__ frame.
-            buffer = endpoint.stream_buffer(t.policy.enabled)
-            buffer.call = call
-            proxy = stream_cls.__new__(stream_cls)
-            _proxy_init(proxy, result)
-            proxy._self_rec = buffer
-            proxy._self_gen = stream_cls._iterate(result, buffer)
-            return proxy
         endpoint.record(call, result)
         call.end()
     except Exception:  # noqa: BLE001

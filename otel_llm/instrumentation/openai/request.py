@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_llm import semconv
+from otel_llm.instrumentation.call_plans import number_plan
 from otel_llm.content import text_message
 
 P = semconv.Provider
@@ -148,6 +149,11 @@ _CHAT_NUMBERS = {
 
 
 _CHAT_KEYS = frozenset((*_CHAT_NUMBERS, "stop", "n", "response_format", "service_tier"))
+
+
+def chat_number_plan(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
+    """The chat arguments among ``keys`` recorded by a type check alone (see ``call_plans.number_plan``)."""
+    return number_plan(keys, _CHAT_NUMBERS, _CHAT_KEYS, ("max_tokens", "max_completion_tokens"))
 
 
 def chat_request_attributes(kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,15 +9,113 @@ from __future__ import annotations
 
 from typing import Any
 
+import time
+
 import wrapt
 
 from otel_llm import semconv
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.response import record_response
-from otel_llm.instrumentation.streaming import StreamRecorder
+from otel_llm.instrumentation.streaming import StreamRecorder, _achunks, _asource, _chunks, _source, ran_out
 
 _NONE: dict[Any, Any] = {}  # shared, never written: content capture is off
+_FINGERPRINT = semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
+_SERVICE_TIER = semconv.OPENAI_RESPONSE_SERVICE_TIER
+
+
+_time_ns = time.time_ns
+
+
+def _chat_chunks(wrapped: Any, rec: ChatStreamBuffer) -> Any:
+    """The shared ``_chunks`` with ``ChatStreamBuffer.add`` read inline: no call per chunk.
+
+    Same endings as ``_chunks`` (ran out, error, ``close()``, dropped); content capture
+    takes the generic path.
+    """
+    if rec.capture:
+        yield from _chunks(wrapped, rec)
+        return
+    call: Any = rec.call
+    reasons = rec.reasons
+    try:
+        it = _source(wrapped)
+        for chunk in it:
+            call._first_chunk_ns = _time_ns()
+            try:
+                rec.last = chunk
+                usage = chunk.usage
+                if usage is not None:
+                    rec.usage = usage
+                for choice in chunk.choices:
+                    if choice.finish_reason:
+                        reasons[choice.index] = choice.finish_reason
+            except Exception:  # noqa: BLE001 - telemetry never breaks the stream
+                rec.chunk_failed()
+            yield chunk
+            break
+        for chunk in it:
+            try:
+                rec.last = chunk
+                usage = chunk.usage
+                if usage is not None:
+                    rec.usage = usage
+                for choice in chunk.choices:
+                    if choice.finish_reason:
+                        reasons[choice.index] = choice.finish_reason
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield chunk
+    except GeneratorExit:
+        raise  # the caller stopped: close() or the recorder's __del__ ends the span
+    except BaseException as exc:
+        rec.finish(exc)
+        raise
+    ran_out(rec, call)
+
+
+async def _achat_chunks(wrapped: Any, rec: ChatStreamBuffer) -> Any:
+    """``_chat_chunks`` for ``async for``."""
+    if rec.capture:
+        async for chunk in _achunks(wrapped, rec):
+            yield chunk
+        return
+    call: Any = rec.call
+    reasons = rec.reasons
+    try:
+        it = _asource(wrapped)
+        async for chunk in it:
+            call._first_chunk_ns = _time_ns()
+            try:
+                rec.last = chunk
+                usage = chunk.usage
+                if usage is not None:
+                    rec.usage = usage
+                for choice in chunk.choices:
+                    if choice.finish_reason:
+                        reasons[choice.index] = choice.finish_reason
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield chunk
+            break
+        async for chunk in it:
+            try:
+                rec.last = chunk
+                usage = chunk.usage
+                if usage is not None:
+                    rec.usage = usage
+                for choice in chunk.choices:
+                    if choice.finish_reason:
+                        reasons[choice.index] = choice.finish_reason
+            except Exception:  # noqa: BLE001
+                rec.chunk_failed()
+            yield chunk
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        rec.finish(exc)
+        raise
+    ran_out(rec, call)
 
 
 class ChatStreamBuffer(StreamRecorder):
@@ -70,36 +168,62 @@ class ChatStreamBuffer(StreamRecorder):
                     if fn.arguments:
                         slot["arguments"] += fn.arguments
 
-    def finish_call(self, call: GenAICall) -> None:
-        # Read once, here, what the chunks carried: the same fields record_chat_completion reads.
+    def result(self, call: GenAICall) -> tuple[Any, ...] | None:
+        """What the chunks carried, as ``set_result()``'s arguments; fingerprint and tier go onto ``call``."""
         last = self.last
         if last is None:
-            return
-        reasons = self.reasons
-        pending = call._pending  # the span is still open: written with the others at end()
-        fingerprint = getattr(last, "system_fingerprint", None)
-        if fingerprint:
-            pending[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
-        tier = getattr(last, "service_tier", None)
-        if tier:
-            pending[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier if type(tier) is str else str(tier)
+            return None
         usage = self.usage
-        if usage is None:
-            inp = out = cache_read = cache_write = reasoning = None
-        else:
-            inp = getattr(usage, "prompt_tokens", None)
-            out = getattr(usage, "completion_tokens", None)
-            ptd = getattr(usage, "prompt_tokens_details", None)
-            # Newer SDKs report prompt-cache writes (priced at their own rate where they cost extra).
-            cache_read = getattr(ptd, "cached_tokens", None) if ptd is not None else None
-            cache_write = getattr(ptd, "cache_write_tokens", None) if ptd is not None else None
-            ctd = getattr(usage, "completion_tokens_details", None)
-            reasoning = getattr(ctd, "reasoning_tokens", None) if ctd is not None else None
-        call.set_result(
-            getattr(last, "model", None), getattr(last, "id", None),
-            list(reasons.values()) if len(reasons) < 2 else [reasons[i] for i in sorted(reasons)],
-            inp, out, cache_read, cache_write, reasoning,
-        )
+        cache_read = cache_write = reasoning = None
+        try:  # plain reads of the fields the supported SDKs' chunk and usage types declare
+            model, response_id, fingerprint, tier = last.model, last.id, last.system_fingerprint, last.service_tier
+            if usage is None:
+                inp = out = None
+            else:
+                inp, out = usage.prompt_tokens, usage.completion_tokens
+                details = usage.prompt_tokens_details
+                if details is not None:
+                    cache_read = details.cached_tokens
+                    # Prompt-cache writes (openai >= 2.x), priced at their own rate where they cost extra.
+                    cache_write = details.cache_write_tokens
+                details = usage.completion_tokens_details
+                if details is not None:
+                    reasoning = details.reasoning_tokens
+        except AttributeError:  # another shape (an older SDK, a compatible server's extra fields): what is there
+            model, response_id = getattr(last, "model", None), getattr(last, "id", None)
+            fingerprint, tier = getattr(last, "system_fingerprint", None), getattr(last, "service_tier", None)
+            inp, out = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+            details = getattr(usage, "prompt_tokens_details", None)
+            cache_read = getattr(details, "cached_tokens", None)
+            cache_write = getattr(details, "cache_write_tokens", None)
+            reasoning = getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None)
+        pending = call._pending  # the span is still open: written with the others at end()
+        if fingerprint:
+            pending[_FINGERPRINT] = fingerprint
+        if tier:
+            pending[_SERVICE_TIER] = tier if type(tier) is str else str(tier)
+        reasons = self.reasons
+        return (model, response_id,
+                list(reasons.values()) if len(reasons) < 2 else [reasons[i] for i in sorted(reasons)],
+                inp, out, cache_read, cache_write, reasoning)
+
+    def finish_call(self, call: GenAICall) -> None:
+        result = self.result(call)
+        if result is not None:
+            call.set_result(*result)
+        self._output(call)
+
+    def end_complete(self, call: GenAICall) -> None:
+        if self.capture:
+            return super().end_complete(call)
+        try:
+            result = self.result(call)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error("ChatStreamBuffer.result")
+            result = None
+        call.end(False, result)
+
+    def _output(self, call: GenAICall) -> None:
         if self.capture and (self.text or self.tools or self.reasons):
             indexes = sorted(set(self.text) | set(self.tools) | set(self.reasons))
             messages = []
@@ -111,6 +235,9 @@ class ChatStreamBuffer(StreamRecorder):
                 messages.append({"role": "assistant", "parts": parts, "finish_reason": self.reasons.get(i, "error")})
             call.set_output_messages(messages)
 
+
+ChatStreamBuffer.scan = staticmethod(_chat_chunks)  # type: ignore[attr-defined]
+ChatStreamBuffer.ascan = staticmethod(_achat_chunks)  # type: ignore[attr-defined]
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
