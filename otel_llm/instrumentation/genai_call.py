@@ -129,9 +129,9 @@ def start_template(operation: str, provider: str, request_model: str | None, ser
     passes ``GenAICall(..., request_attributes=<a copy of the attributes, plus the request's>,
     name=<the name>)``: the same span, from the same code, one dict fewer per call.
     """
-    key = (operation, provider, request_model, server_address, server_port, stream)
+    key: tuple[Any, ...] | None = (operation, provider, request_model, server_address, server_port, stream)
     try:
-        template = _templates.get(key)
+        template = _templates.get(key)  # type: ignore[arg-type]
     except TypeError:  # an unhashable model or server from a custom caller: no caching
         template, key = None, None
     if template is None:
@@ -324,6 +324,7 @@ class GenAICall:
         if self._token is not None:
             self.detach()
         attrs = self._pending
+        usage: Sequence[Any] | None
         if result is not None:
             model, response_id, finish_reasons, inp, out, cache_read, cache_creation, reasoning = result
             if model:

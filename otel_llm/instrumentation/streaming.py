@@ -55,7 +55,8 @@ against a hand-written span):
   no tracing observer is attached), the generator reads ``_iterator`` itself
   (``register_relay_streams``), so a wrapped stream has no more generator layers per
   chunk than a bare one;
-* a recorder may bring its own generators (``scan`` / ``ascan``) that read each chunk
+* a recorder may bring its own generators (``scan`` / ``ascan``, built by
+  ``compile_scans`` from the one template the generic ones use) that read each chunk
   inline instead of calling ``add``, and its own ``end_complete`` that hands the result
   to ``GenAICall.end`` in one call (the OpenAI chat and Anthropic event buffers do).
 """
@@ -63,6 +64,8 @@ against a hand-written span):
 from __future__ import annotations
 
 import inspect
+import linecache
+import textwrap
 import time
 from typing import Any, Literal
 
@@ -104,7 +107,7 @@ def _inner(wrapped: Any, method: Any, registry: dict[Any, str | None]) -> Any:
     if observer is _NOT_RELAY:
         return None
     try:
-        if observer is not None and getattr(wrapped, observer) is not None:
+        if observer is not None and getattr(wrapped, observer) is not None:  # type: ignore[call-overload]
             return None
         return getattr(wrapped, "_iterator", None)
     except Exception:  # noqa: BLE001 - an odd stream object: iterate it the normal way
@@ -133,6 +136,9 @@ class StreamRecorder:
     """
 
     __slots__ = ("call", "finished")
+    # The chunk generators the proxies use (set below: the generic ones; see compile_scans).
+    scan: Any
+    ascan: Any
 
     def __init__(self) -> None:
         self.call: GenAICall | None = None
@@ -220,24 +226,29 @@ class _Adapted(StreamRecorder):
         return type(self.buffer).__name__
 
 
-def _chunks(wrapped: Any, rec: StreamRecorder) -> Any:
-    add = rec.add
-    call: Any = rec.call
+# The chunk generators, sync and async, written once. A recorder's per-chunk lines are
+# compiled into the loop body (``compile_scans``), as dataclasses compiles ``__init__``: the
+# endings live here only, and the chunks pay no call per chunk. The first chunk is read in
+# its own loop, so time to first chunk costs nothing on the others.
+_SCAN_TEMPLATE = """
+{kw}def {name}(wrapped, rec):
+{fallback}    call = rec.call
+    {setup}
     try:
-        it = _source(wrapped)
-        for chunk in it:  # the first chunk: time to first chunk
+        it = {source}(wrapped)
+        {kw}for chunk in it:
             if not call._first_chunk_ns:
                 call._first_chunk_ns = _time_ns()
             try:
-                add(chunk)
-            except Exception:  # noqa: BLE001 - telemetry never breaks the stream
+{body}
+            except Exception:  # telemetry never breaks the stream
                 rec.chunk_failed()
             yield chunk
             break
-        for chunk in it:
+        {kw}for chunk in it:
             try:
-                add(chunk)
-            except Exception:  # noqa: BLE001
+{body}
+            except Exception:
                 rec.chunk_failed()
             yield chunk
     except GeneratorExit:
@@ -246,34 +257,36 @@ def _chunks(wrapped: Any, rec: StreamRecorder) -> Any:
         rec.finish(exc)
         raise
     ran_out(rec, call)
+"""
 
 
-async def _achunks(wrapped: Any, rec: StreamRecorder) -> Any:
-    add = rec.add
-    call: Any = rec.call
-    try:
-        it = _asource(wrapped)
-        async for chunk in it:
-            if not call._first_chunk_ns:
-                call._first_chunk_ns = _time_ns()
-            try:
-                add(chunk)
-            except Exception:  # noqa: BLE001
-                rec.chunk_failed()
-            yield chunk
-            break
-        async for chunk in it:
-            try:
-                add(chunk)
-            except Exception:  # noqa: BLE001
-                rec.chunk_failed()
-            yield chunk
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        rec.finish(exc)
-        raise
-    ran_out(rec, call)
+def compile_scans(name: str, body: str, setup: str = "pass", generic_when: str | None = None) -> tuple[Any, Any]:
+    """The (sync, async) chunk generators for a recorder whose per-chunk work is ``body``.
+
+    ``body`` runs for every chunk with ``chunk``, ``rec`` and ``call`` in scope, after
+    ``setup`` ran once; an exception in it is logged once and the chunk still reaches the
+    caller. When the expression ``generic_when`` is true for a stream (e.g. ``rec.capture``),
+    that stream takes the generic generators, which call ``rec.add(chunk)``. The endings
+    are the shared ones: ran out (``ran_out``), raised (``rec.finish(exc)``), stopped by the
+    caller (``close()`` or the recorder's ``__del__``).
+    """
+    body = textwrap.indent(textwrap.dedent(body).strip(), " " * 16)
+    made = []
+    for kw, source, generic in (("", "_source", "yield from _chunks(wrapped, rec)"),
+                                ("async ", "_asource", "async for chunk in _achunks(wrapped, rec):\n            yield chunk")):
+        func_name = f"_{'a' if kw else ''}scan_{name}"
+        fallback = f"    if {generic_when}:\n        {generic}\n        return\n" if generic_when else ""
+        code = _SCAN_TEMPLATE.format(kw=kw, name=func_name, fallback=fallback, setup=setup, source=source, body=body)
+        filename = f"<otel_llm.instrumentation.streaming {func_name}>"
+        namespace: dict[str, Any] = {}
+        exec(compile(code, filename, "exec"), globals(), namespace)  # noqa: S102 - our own template
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)  # readable tracebacks
+        made.append(namespace[func_name])
+    return made[0], made[1]
+
+
+# The generic generators: add() per chunk, for any recorder.
+_chunks, _achunks = compile_scans("generic", "add(chunk)", "add = rec.add")
 
 
 def _relay(wrapped: Any, rec: StreamRecorder) -> Any:
@@ -461,4 +474,4 @@ class AsyncRelayStream(AsyncStreamWrapper):
 
 
 __all__ = ["StreamRecorder", "SyncStreamWrapper", "AsyncStreamWrapper", "SyncRelayStream", "AsyncRelayStream",
-           "new_stream_proxy", "register_relay_streams"]
+           "new_stream_proxy", "register_relay_streams", "compile_scans", "ran_out"]

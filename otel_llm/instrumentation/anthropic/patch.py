@@ -84,10 +84,10 @@ class Anthropic(Integration):
         if stream is None:
             stream = kwargs.get("stream") is True
         keys = tuple(kwargs)
-        key = (id(url), model, stream, keys)
-        plan = self.plans.get(key)
+        plan_key = (id(url), model, stream, keys)
+        plan = self.plans.get(plan_key)
         if plan is None or plan[0] is not url or plan[1] is not type(client):
-            plan = make_plan(self.plans, key, url, type(client), req.describe(client), self.operation, model, stream,
+            plan = make_plan(self.plans, plan_key, url, type(client), req.describe(client), self.operation, model, stream,
                              req.request_number_plan(keys))
         numbers = plan[5]
         name, attrs = plan[6]

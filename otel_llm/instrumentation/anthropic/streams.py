@@ -17,17 +17,13 @@ and without ``message_delta`` records no output tokens (they are unknown, not ze
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from otel_llm import semconv
 from otel_llm.instrumentation.anthropic.response import record_message
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
-from otel_llm.instrumentation.streaming import StreamRecorder, _achunks, _asource, _chunks, _source, ran_out
-
-
-_time_ns = time.time_ns
+from otel_llm.instrumentation.streaming import StreamRecorder, compile_scans
 
 
 class MessageEventBuffer(StreamRecorder):
@@ -139,102 +135,21 @@ class MessageEventBuffer(StreamRecorder):
         call.end(False, result)
 
 
-def _event_chunks(wrapped: Any, rec: MessageEventBuffer) -> Any:
-    """The shared ``_chunks`` with ``MessageEventBuffer.add`` read inline: no call per event.
-
-    Same endings as ``_chunks``; content capture takes the generic path.
-    """
-    if rec.capture:
-        yield from _chunks(wrapped, rec)
-        return
-    call: Any = rec.call
-    deltas = rec.deltas
-    try:
-        it = _source(wrapped)
-        for event in it:
-            call._first_chunk_ns = _time_ns()
-            try:
-                kind = event.type
-                if kind == "message_start":
-                    rec.message = event.message
-                elif kind == "message_delta":
-                    deltas.append(event)
-                elif kind == "message_stop":
-                    rec.stopped = True
-            except Exception:  # noqa: BLE001 - telemetry never breaks the stream
-                rec.chunk_failed()
-            yield event
-            break
-        for event in it:
-            try:
-                kind = event.type
-                if kind == "content_block_delta":
-                    pass  # the most common event: nothing to keep
-                elif kind == "message_delta":
-                    deltas.append(event)
-                elif kind == "message_stop":
-                    rec.stopped = True
-                elif kind == "message_start":
-                    rec.message = event.message
-            except Exception:  # noqa: BLE001
-                rec.chunk_failed()
-            yield event
-    except GeneratorExit:
-        raise  # the caller stopped: close() or the recorder's __del__ ends the span
-    except BaseException as exc:
-        rec.finish(exc)
-        raise
-    ran_out(rec, call)
-
-
-async def _aevent_chunks(wrapped: Any, rec: MessageEventBuffer) -> Any:
-    """``_event_chunks`` for ``async for``."""
-    if rec.capture:
-        async for event in _achunks(wrapped, rec):
-            yield event
-        return
-    call: Any = rec.call
-    deltas = rec.deltas
-    try:
-        it = _asource(wrapped)
-        async for event in it:
-            call._first_chunk_ns = _time_ns()
-            try:
-                kind = event.type
-                if kind == "message_start":
-                    rec.message = event.message
-                elif kind == "message_delta":
-                    deltas.append(event)
-                elif kind == "message_stop":
-                    rec.stopped = True
-            except Exception:  # noqa: BLE001
-                rec.chunk_failed()
-            yield event
-            break
-        async for event in it:
-            try:
-                kind = event.type
-                if kind == "content_block_delta":
-                    pass
-                elif kind == "message_delta":
-                    deltas.append(event)
-                elif kind == "message_stop":
-                    rec.stopped = True
-                elif kind == "message_start":
-                    rec.message = event.message
-            except Exception:  # noqa: BLE001
-                rec.chunk_failed()
-            yield event
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        rec.finish(exc)
-        raise
-    ran_out(rec, call)
-
-
-MessageEventBuffer.scan = staticmethod(_event_chunks)  # type: ignore[attr-defined]
-MessageEventBuffer.ascan = staticmethod(_aevent_chunks)  # type: ignore[attr-defined]
+# MessageEventBuffer.add without the call (text is kept only with content capture, which
+# takes the generic path): a type comparison per event, a reference kept for three kinds.
+_scan, _ascan = compile_scans("anthropic_events", """
+    kind = chunk.type
+    if kind == "content_block_delta":
+        pass  # the most common event: nothing to keep
+    elif kind == "message_delta":
+        deltas.append(chunk)
+    elif kind == "message_stop":
+        rec.stopped = True
+    elif kind == "message_start":
+        rec.message = chunk.message
+""", setup="deltas = rec.deltas", generic_when="rec.capture")
+MessageEventBuffer.scan = staticmethod(_scan)  # type: ignore[attr-defined]
+MessageEventBuffer.ascan = staticmethod(_ascan)  # type: ignore[attr-defined]
 
 
 class MessageSnapshotRecorder(StreamRecorder):

@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_llm import semconv
-from otel_llm.instrumentation.call_plans import number_plan
 from otel_llm.content import text_message
+from otel_llm.instrumentation.call_plans import number_plan
 
 P = semconv.Provider
 

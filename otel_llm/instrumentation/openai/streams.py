@@ -9,113 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import time
-
 import wrapt
 
 from otel_llm import semconv
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.response import record_response
-from otel_llm.instrumentation.streaming import StreamRecorder, _achunks, _asource, _chunks, _source, ran_out
+from otel_llm.instrumentation.streaming import StreamRecorder, compile_scans
 
 _NONE: dict[Any, Any] = {}  # shared, never written: content capture is off
 _FINGERPRINT = semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
 _SERVICE_TIER = semconv.OPENAI_RESPONSE_SERVICE_TIER
-
-
-_time_ns = time.time_ns
-
-
-def _chat_chunks(wrapped: Any, rec: ChatStreamBuffer) -> Any:
-    """The shared ``_chunks`` with ``ChatStreamBuffer.add`` read inline: no call per chunk.
-
-    Same endings as ``_chunks`` (ran out, error, ``close()``, dropped); content capture
-    takes the generic path.
-    """
-    if rec.capture:
-        yield from _chunks(wrapped, rec)
-        return
-    call: Any = rec.call
-    reasons = rec.reasons
-    try:
-        it = _source(wrapped)
-        for chunk in it:
-            call._first_chunk_ns = _time_ns()
-            try:
-                rec.last = chunk
-                usage = chunk.usage
-                if usage is not None:
-                    rec.usage = usage
-                for choice in chunk.choices:
-                    if choice.finish_reason:
-                        reasons[choice.index] = choice.finish_reason
-            except Exception:  # noqa: BLE001 - telemetry never breaks the stream
-                rec.chunk_failed()
-            yield chunk
-            break
-        for chunk in it:
-            try:
-                rec.last = chunk
-                usage = chunk.usage
-                if usage is not None:
-                    rec.usage = usage
-                for choice in chunk.choices:
-                    if choice.finish_reason:
-                        reasons[choice.index] = choice.finish_reason
-            except Exception:  # noqa: BLE001
-                rec.chunk_failed()
-            yield chunk
-    except GeneratorExit:
-        raise  # the caller stopped: close() or the recorder's __del__ ends the span
-    except BaseException as exc:
-        rec.finish(exc)
-        raise
-    ran_out(rec, call)
-
-
-async def _achat_chunks(wrapped: Any, rec: ChatStreamBuffer) -> Any:
-    """``_chat_chunks`` for ``async for``."""
-    if rec.capture:
-        async for chunk in _achunks(wrapped, rec):
-            yield chunk
-        return
-    call: Any = rec.call
-    reasons = rec.reasons
-    try:
-        it = _asource(wrapped)
-        async for chunk in it:
-            call._first_chunk_ns = _time_ns()
-            try:
-                rec.last = chunk
-                usage = chunk.usage
-                if usage is not None:
-                    rec.usage = usage
-                for choice in chunk.choices:
-                    if choice.finish_reason:
-                        reasons[choice.index] = choice.finish_reason
-            except Exception:  # noqa: BLE001
-                rec.chunk_failed()
-            yield chunk
-            break
-        async for chunk in it:
-            try:
-                rec.last = chunk
-                usage = chunk.usage
-                if usage is not None:
-                    rec.usage = usage
-                for choice in chunk.choices:
-                    if choice.finish_reason:
-                        reasons[choice.index] = choice.finish_reason
-            except Exception:  # noqa: BLE001
-                rec.chunk_failed()
-            yield chunk
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        rec.finish(exc)
-        raise
-    ran_out(rec, call)
 
 
 class ChatStreamBuffer(StreamRecorder):
@@ -236,8 +140,18 @@ class ChatStreamBuffer(StreamRecorder):
             call.set_output_messages(messages)
 
 
-ChatStreamBuffer.scan = staticmethod(_chat_chunks)  # type: ignore[attr-defined]
-ChatStreamBuffer.ascan = staticmethod(_achat_chunks)  # type: ignore[attr-defined]
+# ChatStreamBuffer.add without the call: what every chunk gives the span, read in the generator.
+_scan, _ascan = compile_scans("chat", """
+    rec.last = chunk
+    usage = chunk.usage
+    if usage is not None:
+        rec.usage = usage
+    for choice in chunk.choices:
+        if choice.finish_reason:
+            reasons[choice.index] = choice.finish_reason
+""", setup="reasons = rec.reasons", generic_when="rec.capture")
+ChatStreamBuffer.scan = staticmethod(_scan)  # type: ignore[attr-defined]
+ChatStreamBuffer.ascan = staticmethod(_ascan)  # type: ignore[attr-defined]
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
