@@ -226,3 +226,43 @@ def test_a_failing_stream_result_still_ends_the_span(client, fake_openai, openai
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[s.OTEL_LLM_USAGE_REPORTED] is False  # nothing read, nothing invented
     assert "ChatStreamBuffer.result" in genai_call_module._logged_once
+
+
+# -- the compiled chunk generators, async side ---------------------------------------
+async def test_an_async_stream_cut_midway_records_the_error(async_client, fake_openai, openai_instrumentor,
+                                                            span_exporter):
+    from opentelemetry.trace import StatusCode
+
+    fake_openai.behaviour.cut_stream_after = 3
+    received = []
+    with pytest.raises(openai.APIConnectionError):
+        stream = await async_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
+                                                            stream_options=WITH_USAGE)
+        async for chunk in stream:
+            received.append(chunk)
+    assert len(received) == 3
+    (span,) = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[s.ERROR_TYPE] == "APIConnectionError"
+    assert s.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in span.attributes
+
+
+async def test_an_async_stream_left_early_is_incomplete_but_keeps_what_it_read(async_client, fake_openai,
+                                                                              openai_instrumentor, span_exporter):
+    stream = await async_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
+                                                        stream_options=WITH_USAGE)
+    async for chunk in stream:
+        first = chunk
+        break
+    await stream.close()
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[s.OTEL_LLM_STREAM_INCOMPLETE] is True
+    assert span.attributes[s.GEN_AI_RESPONSE_ID] == first.id  # read from the chunks that did arrive
+
+
+def test_compiled_scans_show_their_source_in_tracebacks():
+    import linecache
+
+    code = ChatStreamBuffer.scan.__code__
+    source = "".join(linecache.getlines(code.co_filename))
+    assert "reasons[choice.index] = choice.finish_reason" in source and "ran_out(rec, call)" in source
