@@ -266,3 +266,17 @@ def test_compiled_scans_show_their_source_in_tracebacks():
     code = ChatStreamBuffer.scan.__code__
     source = "".join(linecache.getlines(code.co_filename))
     assert "reasons[choice.index] = choice.finish_reason" in source and "ran_out(rec, call)" in source
+
+
+def test_anthropic_stream_relays_are_registered_with_their_observer():
+    from anthropic import AsyncStream, Stream
+
+    from otel_llm.instrumentation.anthropic import AnthropicInstrumentor
+
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument()
+    try:
+        assert streaming._RELAY_ITER.get(Stream.__iter__) == "_observer"
+        assert streaming._RELAY_AITER.get(AsyncStream.__aiter__) == "_observer"
+    finally:
+        instrumentor.uninstrument()

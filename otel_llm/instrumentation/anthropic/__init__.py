@@ -100,9 +100,11 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         it = Anthropic(tracer, policy, kwargs.get("pricer"), message_types=message_types,
                        stream_types=(Stream, AsyncStream), raw_types=raw_types, async_raw_types=async_raw_types)
         self._integration = it
-        # Stream.__iter__ relays _iterator and notifies the SDK's own tracing observer, which is
-        # None for the calls we record (native span replaced): read _iterator directly then.
+        # Stream.__iter__ relays _iterator and (2.x) notifies the SDK's own tracing observer, which
+        # is None for the calls we record (native span replaced): read _iterator directly then.
+        # Older SDKs relay without an observer; whichever shape matches is registered.
         register_relay_streams(Stream, AsyncStream, observer="_observer")
+        register_relay_streams(Stream, AsyncStream)
         self._wrapped = []
         for module_name in _MODULES:
             try:
