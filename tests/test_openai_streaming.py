@@ -211,3 +211,29 @@ async def test_async_raw_response_stream_and_plain(async_client, fake_openai, op
     streamed, embedded = span_exporter.get_finished_spans()
     assert streamed.attributes[s.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
     assert embedded.attributes[s.GEN_AI_USAGE_INPUT_TOKENS] > 0
+
+
+def test_sdk_stream_helper_reads_through_the_proxy(client, fake_openai, openai_instrumentor, span_exporter):
+    """chat.completions.stream() calls create(stream=True) and reads our proxy: one span, full usage."""
+    fake_openai.behaviour.prompt_tokens, fake_openai.behaviour.completion_tokens = 40, 12
+    with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES, stream_options=WITH_USAGE) as stream:
+        kinds = {event.type for event in stream}
+        final = stream.get_final_completion()
+    assert {"chunk", "content.delta", "content.done"} <= kinds
+    assert final.choices[0].message.content == fake_openai.behaviour.reply
+    attrs = _only_span(span_exporter).attributes
+    assert (attrs[s.GEN_AI_USAGE_INPUT_TOKENS], attrs[s.GEN_AI_USAGE_OUTPUT_TOKENS]) == (40, 12)
+    assert attrs[s.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert s.OTEL_LLM_STREAM_INCOMPLETE not in attrs
+
+
+async def test_async_sdk_stream_helper_reads_through_the_proxy(async_client, fake_openai, openai_instrumentor,
+                                                               span_exporter):
+    async with async_client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES,
+                                                    stream_options=WITH_USAGE) as stream:
+        async for _ in stream:
+            pass
+        final = await stream.get_final_completion()
+    attrs = _only_span(span_exporter).attributes
+    assert attrs[s.GEN_AI_RESPONSE_ID] == final.id
+    assert attrs[s.GEN_AI_USAGE_COST_AMOUNT] > 0
