@@ -11,8 +11,9 @@ parsing the call again::
     if plan is None or plan[0] is not url or plan[1] is not type(client):
         plan = make_plan(plans, key, url, type(client), describe(client), operation, model, stream,
                          number_plan(keys))
-    url, client_type, provider, host, port, numbers, template = plan
+    attrs = start_attributes(plan, kwargs, parse)   # the span's start attributes, this call's copy
 
+A plan is ``(url, client_type, provider, host, port, numbers, (span name, start attributes))``.
 ``numbers`` is ``((keyword, attribute), ...)``, the arguments recorded when their
 value is an int or a float, or ``None`` when some argument needs the
 integration's full parser. A plan keeps a reference to the client's
@@ -22,7 +23,7 @@ The table is bounded: past ``MAX_PLANS`` entries it starts over.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from otel_llm.instrumentation.genai_call import start_template
@@ -45,6 +46,27 @@ def make_plan(plans: dict[tuple[Any, ...], Plan], key: tuple[Any, ...], url: Any
     return plan
 
 
+def start_attributes(plan: Plan, kwargs: Mapping[str, Any],
+                     parse: Callable[[Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """This call's own copy of the plan's start attributes, with the request's arguments added.
+
+    The plan's numeric arguments are copied when their value is an int or a float (SDK
+    sentinels such as ``NOT_GIVEN`` and ``None`` fall through); a plan without them hands
+    the call to ``parse``, the integration's full parser.
+    """
+    attrs = plan[6][1].copy()
+    numbers = plan[5]
+    if numbers is None:
+        attrs.update(parse(kwargs))
+    else:
+        for key, attr in numbers:
+            value = kwargs[key]
+            kind = type(value)
+            if kind is float or kind is int:
+                attrs[attr] = value
+    return attrs
+
+
 def number_plan(keys: tuple[str, ...], numbers: Mapping[str, str], known: frozenset[str],
                 exclusive: tuple[str, str] | None = None) -> tuple[tuple[str, str], ...] | None:
     """The (keyword, attribute) pairs of ``numbers`` among ``keys``; ``None`` when the full parser is needed.
@@ -61,4 +83,4 @@ def number_plan(keys: tuple[str, ...], numbers: Mapping[str, str], known: frozen
     return tuple((key, numbers[key]) for key in keys if key in numbers)
 
 
-__all__ = ["MAX_PLANS", "Plan", "make_plan", "number_plan"]
+__all__ = ["MAX_PLANS", "Plan", "make_plan", "number_plan", "start_attributes"]

@@ -28,7 +28,7 @@ from otel_llm.instrumentation.anthropic.streams import (
     AsyncAnthropicStream,
     MessageEventBuffer,
 )
-from otel_llm.instrumentation.call_plans import make_plan
+from otel_llm.instrumentation.call_plans import make_plan, start_attributes
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.streaming import _proxy_init
 from otel_llm.instrumentation.wrapping import Integration
@@ -89,17 +89,7 @@ class Anthropic(Integration):
         if plan is None or plan[0] is not url or plan[1] is not type(client):
             plan = make_plan(self.plans, plan_key, url, type(client), req.describe(client), self.operation, model, stream,
                              req.request_number_plan(keys))
-        numbers = plan[5]
-        name, attrs = plan[6]
-        attrs = attrs.copy()  # the span's start attributes: the template's, then the request's
-        if numbers is None:
-            attrs.update(req.request_attributes(kwargs))
-        else:
-            for key, attr in numbers:
-                value = kwargs[key]
-                kind = type(value)
-                if kind is float or kind is int:  # NotGiven sentinels and None fall through
-                    attrs[attr] = value
+        attrs = start_attributes(plan, kwargs, req.request_attributes)
         if extra:
             attrs.update(extra)
         messages = None
@@ -110,7 +100,7 @@ class Anthropic(Integration):
                 attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
         return GenAICall(  # positional, in GenAICall's order (see there)
             self.tracer, self.operation, plan[2], model, plan[3], plan[4], stream, attrs, messages, self.policy,
-            self.pricer, True, name,
+            self.pricer, True, plan[6][0],
         )
 
     def enter(self, call: GenAICall) -> Any:
@@ -123,7 +113,7 @@ class Anthropic(Integration):
         # Streams first: a plain class check, where the pydantic Message check goes through ABCMeta.
         if isinstance(result, self.stream_types):
             cls = AsyncAnthropicStream if is_async else AnthropicStream
-            # new_stream_proxy(cls, result, call, buffer), written out: no __init__ frame.
+            # A proxy without the Python __init__ frame, fed by the recorder's own chunk generator.
             buffer = MessageEventBuffer(self.policy.enabled)
             buffer.call = call
             proxy = cls.__new__(cls)

@@ -24,7 +24,7 @@ from otel_llm import semconv
 from otel_llm.attribution import current_attributes
 from otel_llm.content import ContentPolicy
 from otel_llm.instrumentation import hooks
-from otel_llm.instrumentation.call_plans import make_plan
+from otel_llm.instrumentation.call_plans import make_plan, start_attributes
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.request import ServerResolver
 from otel_llm.instrumentation.openai.streams import AsyncOpenAIStream, OpenAIStream, RawStreamResponse
@@ -124,17 +124,7 @@ def _start(
     if plan is None or plan[0] is not url or plan[1] is not type(client):
         plan = make_plan(t.plans, plan_key, url, type(client), t.resolver.resolve(instance), endpoint.operation,
                          model, stream, endpoint.number_plan(keys) if endpoint.number_plan is not None else None)
-    numbers = plan[5]
-    name, attrs = plan[6]
-    attrs = attrs.copy()  # the span's start attributes: the template's, then the request's
-    if numbers is None:
-        attrs.update(endpoint.request_attributes(kwargs))
-    else:
-        for key, attr in numbers:
-            value = kwargs[key]
-            kind = type(value)
-            if kind is float or kind is int:  # Omit/NotGiven sentinels and None fall through
-                attrs[attr] = value
+    attrs = start_attributes(plan, kwargs, endpoint.request_attributes)
     if guard_attrs:
         attrs.update(guard_attrs)
     policy = t.policy
@@ -150,7 +140,7 @@ def _start(
     # Positional, in GenAICall's order (server address, port, stream, request attributes, input
     # messages, policy, pricer, make current, name): binding keywords costs more on every call.
     return GenAICall(t.tracer, endpoint.operation, plan[2], model, plan[3], plan[4], stream, attrs, messages, policy,
-                     t.pricer, True, name)
+                     t.pricer, True, plan[6][0])
 
 
 def _refused(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: Mapping[str, Any], exc: BaseException) -> None:
@@ -170,7 +160,7 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
             otel_context.detach(token)  # type: ignore[arg-type]
         if endpoint.stream_buffer is not None and isinstance(result, t.stream_types):
             stream_cls = AsyncOpenAIStream if is_async else OpenAIStream
-            # new_stream_proxy(stream_cls, result, call, buffer), written out: no __init__ frame.
+            # A proxy without the Python __init__ frame, fed by the recorder's own chunk generator.
             buffer = endpoint.stream_buffer(t.policy.enabled)
             buffer.call = call
             proxy = stream_cls.__new__(stream_cls)
