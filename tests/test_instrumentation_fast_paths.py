@@ -14,7 +14,7 @@ from otel_llm import semconv as s
 from otel_llm.instrumentation import call_plans, streaming
 from otel_llm.instrumentation import genai_call as genai_call_module
 from otel_llm.instrumentation.genai_call import GenAICall
-from otel_llm.instrumentation.openai.streams import ChatStreamBuffer
+from otel_llm.instrumentation.openai.streams import ChatStreamBuffer, ChatStreamCall
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 WITH_USAGE = {"include_usage": True}
@@ -216,16 +216,16 @@ def test_a_failing_stream_result_still_ends_the_span(client, fake_openai, openai
                                                      monkeypatch):
     monkeypatch.setattr(genai_call_module, "_logged_once", set())
 
-    def broken(self, call):
-        raise RuntimeError("bug in the buffer")
+    def broken(self):
+        raise RuntimeError("bug in the stream's call")
 
-    monkeypatch.setattr(ChatStreamBuffer, "result", broken)
+    monkeypatch.setattr(ChatStreamCall, "result", broken)
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
                                                  stream_options=WITH_USAGE))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == fake_openai.behaviour.reply
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[s.OTEL_LLM_USAGE_REPORTED] is False  # nothing read, nothing invented
-    assert "ChatStreamBuffer.result" in genai_call_module._logged_once
+    assert "ChatStreamCall.result" in genai_call_module._logged_once
 
 
 # -- the compiled chunk generators, async side ---------------------------------------

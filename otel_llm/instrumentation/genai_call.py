@@ -304,13 +304,16 @@ class GenAICall:
             self._pending[key] = value
 
     # -- ending -------------------------------------------------------------
-    def fail(self, exc: BaseException) -> None:
-        """Record an error and end the span. The caller re-raises ``exc`` itself."""
+    def fail(self, exc: BaseException, result: tuple[Any, ...] | None = None) -> None:
+        """Record an error and end the span. The caller re-raises ``exc`` itself.
+
+        ``result``: what was read before the error, as for ``end()`` (a stream cut midway).
+        """
         if self._ended:
             return
         self._pending[semconv.ERROR_TYPE] = type(exc).__qualname__
         self.span.set_status(Status(StatusCode.ERROR, str(exc)[:512]))
-        self.end()
+        self.end(False, result)
 
     def end(self, incomplete: bool = False, result: tuple[Any, ...] | None = None) -> None:
         """Write usage and cost and end the span; later calls do nothing.

@@ -58,7 +58,10 @@ against a hand-written span):
 * a recorder may bring its own generators (``scan`` / ``ascan``, built by
   ``compile_scans`` from the one template the generic ones use) that read each chunk
   inline instead of calling ``add``, and its own ``end_complete`` that hands the result
-  to ``GenAICall.end`` in one call (the OpenAI chat and Anthropic event buffers do).
+  to ``GenAICall.end`` in one call (the OpenAI chat and Anthropic event buffers do);
+* cheapest of all, ``stream_in_place`` records a stream with neither proxy nor recorder:
+  the call itself (a ``StreamingCall``) keeps what the chunks carried, and the SDK's own
+  stream object reads through the call's generator (OpenAI chat streams use it).
 """
 
 from __future__ import annotations
@@ -226,57 +229,132 @@ class _Adapted(StreamRecorder):
         return type(self.buffer).__name__
 
 
+class StreamingCall(GenAICall):
+    """A streamed call that keeps what its chunks carried on itself: recorded in place, no recorder.
+
+    For ``stream_in_place``. A subclass adds slots for what it keeps, its compiled
+    ``scan`` / ``ascan`` (``compile_scans(..., target="call")``) write them, and ``result()``
+    reads them as ``set_result()``'s eight arguments. The slots are set when the stream is
+    first read, so ``result()`` must allow for a stream never read. ``finish`` ends the
+    span once, however the stream ended: the generators call it when they run out, raise,
+    or are closed or dropped unfinished, the stream's ``close()`` calls it, and ``__del__``
+    does for a stream dropped before it was read (its generator never ran).
+    """
+
+    __slots__ = ()
+    scan: Any
+    ascan: Any
+
+    def result(self) -> tuple[Any, ...] | None:
+        """What the chunks carried so far, as ``set_result()``'s arguments; None when nothing."""
+        return None
+
+    def finish(self, error: BaseException | None = None, incomplete: bool = False) -> None:
+        """End the span from what was read; later calls do nothing. Never raises."""
+        if self._ended:
+            return
+        try:
+            result = self.result()
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error(f"{type(self).__name__}.result")
+            result = None
+        try:
+            if error is None:
+                self.end(incomplete, result)
+            else:
+                self.fail(error, result)
+        except Exception:  # noqa: BLE001
+            log_instrumentation_error("stream finalisation")
+
+    def chunk_failed(self) -> None:
+        log_instrumentation_error(f"{type(self).__name__} chunk")
+
+    def __del__(self) -> None:
+        # The generator is gone and the span did not end: a stream dropped before it was read.
+        try:
+            if not self._ended:
+                self.finish(None, True)
+        except Exception:  # noqa: BLE001, S110 - never raise from a finaliser
+            pass
+
+
 # The chunk generators, sync and async, written once. A recorder's per-chunk lines are
 # compiled into the loop body (``compile_scans``), as dataclasses compiles ``__init__``: the
 # endings live here only, and the chunks pay no call per chunk. The first chunk is read in
 # its own loop, so time to first chunk costs nothing on the others.
 _SCAN_TEMPLATE = """
-{kw}def {name}(wrapped, rec):
-{fallback}    call = rec.call
-    {setup}
+{kw}def {name}({params}):
+{fallback}{setup}
     try:
-        it = {source}(wrapped)
+        it = {source}
         {kw}for chunk in it:
             if not call._first_chunk_ns:
                 call._first_chunk_ns = _time_ns()
             try:
 {body}
             except Exception:  # telemetry never breaks the stream
-                rec.chunk_failed()
+                {chunk_failed}
             yield chunk
             break
         {kw}for chunk in it:
             try:
 {body}
             except Exception:
-                rec.chunk_failed()
+                {chunk_failed}
             yield chunk
     except GeneratorExit:
-        raise  # the caller stopped iterating: close() or the recorder's __del__ ends the span
-    except BaseException as exc:
-        rec.finish(exc)
+        {on_stop}
         raise
-    ran_out(rec, call)
+    except BaseException as exc:
+        {on_error}
+        raise
+    {on_done}
 """
 
+# What differs between a generator feeding a recorder (the proxies) and one feeding a
+# StreamingCall (streams recorded in place): where the state lives, and who ends the span.
+_FLAVOURS = {
+    "recorder": {
+        "params": "wrapped, rec", "prologue": "call = rec.call", "source": "{a}source(wrapped)",
+        "chunk_failed": "rec.chunk_failed()",
+        # the caller stopped iterating: close() or the recorder's __del__ ends the span
+        "on_stop": "pass", "on_error": "rec.finish(exc)", "on_done": "ran_out(rec, call)",
+    },
+    "call": {
+        "params": "it, call", "prologue": "", "source": "it", "chunk_failed": "call.chunk_failed()",
+        # closed or dropped unfinished: the span ends now, with what was read
+        "on_stop": "call.finish(None, True)", "on_error": "call.finish(exc)", "on_done": "call.finish()",
+    },
+}
 
-def compile_scans(name: str, body: str, setup: str = "pass", generic_when: str | None = None) -> tuple[Any, Any]:
-    """The (sync, async) chunk generators for a recorder whose per-chunk work is ``body``.
 
-    ``body`` runs for every chunk with ``chunk``, ``rec`` and ``call`` in scope, after
-    ``setup`` ran once; an exception in it is logged once and the chunk still reaches the
-    caller. When the expression ``generic_when`` is true for a stream (e.g. ``rec.capture``),
-    that stream takes the generic generators, which call ``rec.add(chunk)``. The endings
-    are the shared ones: ran out (``ran_out``), raised (``rec.finish(exc)``), stopped by the
-    caller (``close()`` or the recorder's ``__del__``).
+def compile_scans(name: str, body: str, setup: str = "pass", generic_when: str | None = None,
+                  target: str = "recorder") -> tuple[Any, Any]:
+    """The (sync, async) chunk generators for a stream whose per-chunk work is ``body``.
+
+    ``body`` runs for every chunk with ``chunk`` and ``call`` in scope (and ``rec`` for a
+    recorder), after ``setup`` ran once; an exception in it is logged once and the chunk
+    still reaches the caller. The endings are shared:
+
+    * ``target="recorder"``: ``gen(sdk_stream, recorder)``, for the proxies. Ran out:
+      ``ran_out``; raised: ``rec.finish(exc)``; stopped by the caller: ``close()`` or the
+      recorder's ``__del__``. When the expression ``generic_when`` is true for a stream
+      (e.g. ``rec.capture``), that stream takes the generic generators, which call
+      ``rec.add(chunk)``.
+    * ``target="call"``: ``gen(sdk_iterator, streaming_call)``, for ``stream_in_place``.
+      The state lives on the ``StreamingCall``, which ends the span in every case
+      (``call.finish``).
     """
+    flavour = _FLAVOURS[target]
     body = textwrap.indent(textwrap.dedent(body).strip(), " " * 16)
+    setup = textwrap.indent(textwrap.dedent(f"{flavour['prologue']}\n{setup}").strip(), " " * 4)
     made = []
-    for kw, source, generic in (("", "_source", "yield from _chunks(wrapped, rec)"),
-                                ("async ", "_asource", "async for chunk in _achunks(wrapped, rec):\n            yield chunk")):
+    for kw, generic in (("", "yield from _chunks(wrapped, rec)"),
+                        ("async ", "async for chunk in _achunks(wrapped, rec):\n            yield chunk")):
         func_name = f"_{'a' if kw else ''}scan_{name}"
         fallback = f"    if {generic_when}:\n        {generic}\n        return\n" if generic_when else ""
-        code = _SCAN_TEMPLATE.format(kw=kw, name=func_name, fallback=fallback, setup=setup, source=source, body=body)
+        code = _SCAN_TEMPLATE.format(kw=kw, name=func_name, fallback=fallback, setup=setup, body=body,
+                                     **{**flavour, "source": flavour["source"].format(a="_a" if kw else "_")})
         filename = f"<otel_llm.instrumentation.streaming {func_name}>"
         namespace: dict[str, Any] = {}
         exec(compile(code, filename, "exec"), globals(), namespace)  # noqa: S102 - our own template
@@ -355,6 +433,114 @@ def new_stream_proxy(cls: Any, stream: Any, call: GenAICall, buffer: StreamRecor
     proxy._self_rec = buffer
     proxy._self_gen = cls._iterate(stream, buffer)
     return proxy
+
+
+# SDK stream class -> its recording subclass (stream_in_place), or None where it cannot have one.
+_IN_PLACE: dict[type, Any] = {}
+_MAX_IN_PLACE = 64
+
+
+def stream_in_place(stream: Any, call: StreamingCall, is_async: bool) -> bool:
+    """Make the SDK's own stream object record ``call``, instead of wrapping it in a proxy.
+
+    Only for a class whose ``__iter__`` / ``__aiter__`` is a registered plain relay
+    (``register_relay_streams``, no observer): its ``_iterator`` is replaced by the call's
+    chunk generator (``call.scan`` / ``call.ascan``, reading the SDK's iterator), and the
+    object's class by a subclass of the SDK's (same name, module and behaviour) whose
+    ``__iter__`` / ``__aiter__`` returns that generator and whose ``close()`` also ends the
+    span. The caller gets the very object the SDK made: its attributes, ``__next__``,
+    ``with`` and ``isinstance`` are the SDK's. Only the generator holds the call: an SDK
+    stream object can outlive its iteration (an async one waits for the event loop to close
+    its own generators), and the ended span must not live as long; ``close()`` finds the
+    call in the generator while it is unfinished (``_call_of``). Returns False, changing
+    nothing, when the class does not qualify.
+    """
+    cls = type(stream)
+    sub = _IN_PLACE.get(cls, _NOT_RELAY)
+    if sub is _NOT_RELAY:
+        sub = _in_place_class(cls, is_async)
+    if sub is None:
+        return False
+    scan = (call.ascan if is_async else call.scan)(stream._iterator, call)
+    stream.__class__ = sub  # the one step that can refuse (a layout that does not allow it): nothing changed yet
+    stream._iterator = scan
+    return True
+
+
+def _in_place_class(cls: type, is_async: bool) -> Any:
+    """The recording subclass of an SDK stream class, or None when its iteration is not a plain relay."""
+    method, registry = (getattr(cls, "__aiter__", None), _RELAY_AITER) if is_async else \
+        (getattr(cls, "__iter__", None), _RELAY_ITER)
+    sub = None
+    base_close = getattr(cls, "close", None)
+    if registry.get(method, _NOT_RELAY) is None and callable(base_close):
+        namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                     "__doc__": cls.__doc__}
+        if is_async:
+            namespace["__aiter__"] = _aiter_in_place
+            namespace["close"] = _async_close_in_place(base_close)
+        else:
+            namespace["__iter__"] = _iter_in_place
+            namespace["close"] = _close_in_place(base_close)
+        try:
+            sub = type(cls.__name__, (cls,), namespace)
+        except Exception:  # noqa: BLE001 - a class that cannot be subclassed this way: the proxy then
+            log_instrumentation_error(f"in-place stream for {cls.__qualname__}")
+    if len(_IN_PLACE) >= _MAX_IN_PLACE:
+        _IN_PLACE.clear()
+    _IN_PLACE[cls] = sub
+    return sub
+
+
+def _call_of(stream: Any) -> Any:
+    """The call an in-place stream's generator records, or None once the generator has finished.
+
+    Read from the suspended generator's frame (its ``call`` argument), so that nothing
+    else keeps the call, and its ended span, alive.
+    """
+    scan = stream._iterator
+    frame = scan.ag_frame if hasattr(scan, "ag_frame") else getattr(scan, "gi_frame", None)
+    return None if frame is None else frame.f_locals.get("call")
+
+
+def _iter_in_place(self: Any) -> Any:
+    return self._iterator  # the call's chunk generator, reading the SDK's own
+
+
+def _aiter_in_place(self: Any) -> Any:
+    return self._iterator
+
+
+def _close_in_place(base_close: Any) -> Any:
+    def close(self: Any) -> None:
+        call = _call_of(self)  # None: the stream ran out, the span has ended
+        try:
+            base_close(self)
+        except BaseException as exc:
+            if call is not None:
+                call.finish(exc)
+            raise
+        if call is not None:
+            call.finish(None, True)
+
+    return close
+
+
+def _async_close_in_place(base_close: Any) -> Any:
+    async def close(self: Any) -> None:
+        call = _call_of(self)
+        try:
+            closing = base_close(self)
+            if inspect.isawaitable(closing):
+                await closing
+        except BaseException as exc:
+            if call is not None:
+                call.finish(exc)
+            raise
+        if call is not None:
+            call.finish(None, True)
+
+    return close
 
 
 class _StreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
@@ -473,5 +659,6 @@ class AsyncRelayStream(AsyncStreamWrapper):
     _iterate = staticmethod(_arelay)
 
 
-__all__ = ["StreamRecorder", "SyncStreamWrapper", "AsyncStreamWrapper", "SyncRelayStream", "AsyncRelayStream",
-           "new_stream_proxy", "register_relay_streams", "compile_scans", "ran_out"]
+__all__ = ["StreamRecorder", "StreamingCall", "SyncStreamWrapper", "AsyncStreamWrapper", "SyncRelayStream",
+           "AsyncRelayStream", "new_stream_proxy", "stream_in_place", "register_relay_streams", "compile_scans",
+           "ran_out"]

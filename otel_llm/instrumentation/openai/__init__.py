@@ -73,14 +73,14 @@ from otel_llm.instrumentation.openai import request as req
 from otel_llm.instrumentation.openai import response as resp
 from otel_llm.instrumentation.openai.package import _instruments
 from otel_llm.instrumentation.openai.patch import Endpoint, Telemetry, async_wrapper, sync_wrapper
-from otel_llm.instrumentation.openai.streams import ChatStreamBuffer, ResponsesStreamBuffer
+from otel_llm.instrumentation.openai.streams import ChatStreamBuffer, ChatStreamCall, ResponsesStreamBuffer
 from otel_llm.instrumentation.streaming import register_relay_streams
 
 log = logging.getLogger(__name__)
 
 CHAT = Endpoint(
     semconv.Operation.CHAT, req.chat_request_attributes, req.chat_input_messages,
-    resp.record_chat_completion, ChatStreamBuffer, number_plan=req.chat_number_plan,
+    resp.record_chat_completion, ChatStreamBuffer, number_plan=req.chat_number_plan, stream_call=ChatStreamCall,
 )
 RESPONSES = Endpoint(
     semconv.Operation.CHAT, req.responses_request_attributes, req.responses_input_messages,

@@ -28,7 +28,7 @@ from otel_llm.instrumentation.call_plans import make_plan, start_attributes
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.request import ServerResolver
 from otel_llm.instrumentation.openai.streams import AsyncOpenAIStream, OpenAIStream, RawStreamResponse
-from otel_llm.instrumentation.streaming import _proxy_init
+from otel_llm.instrumentation.streaming import _proxy_init, stream_in_place
 
 # is_suppressed(), read inline on every call: its three context reads, no Python call.
 from otel_llm.instrumentation.suppression import _OTEL_SUPPRESS_KEY, _flag, _otel_current
@@ -49,6 +49,8 @@ class Endpoint:
     instructions: Callable[[Mapping[str, Any]], str | None] | None = None
     # keyword names -> ((keyword, attribute), ...) copied when numeric, or None: request_attributes reads the call
     number_plan: Callable[[tuple[str, ...]], tuple[tuple[str, str], ...] | None] | None = None
+    # The call class of a stream=True call without content capture: a StreamingCall is recorded in place
+    stream_call: type[GenAICall] = GenAICall
 
 
 class Telemetry:
@@ -139,7 +141,8 @@ def _start(
                 )
     # Positional, in GenAICall's order (server address, port, stream, request attributes, input
     # messages, policy, pricer, make current, name): binding keywords costs more on every call.
-    return GenAICall(t.tracer, endpoint.operation, plan[2], model, plan[3], plan[4], stream, attrs, messages, policy,
+    call_type = endpoint.stream_call if stream and not policy.enabled else GenAICall  # capture: the proxy's buffer
+    return call_type(t.tracer, endpoint.operation, plan[2], model, plan[3], plan[4], stream, attrs, messages, policy,
                      t.pricer, True, plan[6][0])
 
 
@@ -159,6 +162,9 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
             call._token = None
             otel_context.detach(token)  # type: ignore[arg-type]
         if endpoint.stream_buffer is not None and isinstance(result, t.stream_types):
+            # The SDK's own stream object, recording in place: no proxy, no recorder (stream_in_place).
+            if call.__class__ is not GenAICall and stream_in_place(result, call, is_async):  # type: ignore[arg-type]
+                return result
             stream_cls = AsyncOpenAIStream if is_async else OpenAIStream
             # A proxy without the Python __init__ frame, fed by the recorder's own chunk generator.
             buffer = endpoint.stream_buffer(t.policy.enabled)

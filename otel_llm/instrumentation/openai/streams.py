@@ -2,7 +2,9 @@
 
 A buffer sees every chunk (``add``) and, once, writes what it gathered onto
 the call (``finish``). Text is accumulated only when content capture is on, so
-a stream costs a few attribute reads per chunk otherwise.
+a stream costs a few attribute reads per chunk otherwise. A chat stream without
+content capture needs no buffer: ``ChatStreamCall`` keeps the same state on the
+call and the stream is recorded in place (``streaming.stream_in_place``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from otel_llm import semconv
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.response import record_response
-from otel_llm.instrumentation.streaming import StreamRecorder, compile_scans
+from otel_llm.instrumentation.streaming import StreamingCall, StreamRecorder, compile_scans
 
 _NONE: dict[Any, Any] = {}  # shared, never written: content capture is off
 _FINGERPRINT = semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
@@ -73,43 +75,8 @@ class ChatStreamBuffer(StreamRecorder):
                         slot["arguments"] += fn.arguments
 
     def result(self, call: GenAICall) -> tuple[Any, ...] | None:
-        """What the chunks carried, as ``set_result()``'s arguments; fingerprint and tier go onto ``call``."""
-        last = self.last
-        if last is None:
-            return None
-        usage = self.usage
-        cache_read = cache_write = reasoning = None
-        try:  # plain reads of the fields the supported SDKs' chunk and usage types declare
-            model, response_id, fingerprint, tier = last.model, last.id, last.system_fingerprint, last.service_tier
-            if usage is None:
-                inp = out = None
-            else:
-                inp, out = usage.prompt_tokens, usage.completion_tokens
-                details = usage.prompt_tokens_details
-                if details is not None:
-                    cache_read = details.cached_tokens
-                    # Prompt-cache writes (openai >= 2.x), priced at their own rate where they cost extra.
-                    cache_write = details.cache_write_tokens
-                details = usage.completion_tokens_details
-                if details is not None:
-                    reasoning = details.reasoning_tokens
-        except AttributeError:  # another shape (an older SDK, a compatible server's extra fields): what is there
-            model, response_id = getattr(last, "model", None), getattr(last, "id", None)
-            fingerprint, tier = getattr(last, "system_fingerprint", None), getattr(last, "service_tier", None)
-            inp, out = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
-            details = getattr(usage, "prompt_tokens_details", None)
-            cache_read = getattr(details, "cached_tokens", None)
-            cache_write = getattr(details, "cache_write_tokens", None)
-            reasoning = getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None)
-        pending = call._pending  # the span is still open: written with the others at end()
-        if fingerprint:
-            pending[_FINGERPRINT] = fingerprint
-        if tier:
-            pending[_SERVICE_TIER] = tier if type(tier) is str else str(tier)
-        reasons = self.reasons
-        return (model, response_id,
-                list(reasons.values()) if len(reasons) < 2 else [reasons[i] for i in sorted(reasons)],
-                inp, out, cache_read, cache_write, reasoning)
+        """What the chunks carried, as ``set_result()``'s arguments (see ``chat_result``)."""
+        return chat_result(call, self)
 
     def finish_call(self, call: GenAICall) -> None:
         result = self.result(call)
@@ -140,18 +107,85 @@ class ChatStreamBuffer(StreamRecorder):
             call.set_output_messages(messages)
 
 
-# ChatStreamBuffer.add without the call: what every chunk gives the span, read in the generator.
-_scan, _ascan = compile_scans("chat", """
-    rec.last = chunk
+def chat_result(call: GenAICall, state: Any = None) -> tuple[Any, ...] | None:
+    """What a chat stream's chunks carried, as ``set_result()``'s arguments; None before the first chunk.
+
+    ``state`` (the call itself when not given: ``ChatStreamCall``) holds ``last``, the
+    latest chunk, ``usage``, the usage one carried (the final chunk, with ``include_usage``),
+    and ``reasons``, the finish reason per choice index. The fingerprint and service tier are
+    written onto ``call`` (the span is still open: they go out at ``end()``).
+    """
+    if state is None:
+        state = call
+    last = getattr(state, "last", None)  # unset: a ChatStreamCall whose stream was never read
+    if last is None:
+        return None
+    usage = state.usage
+    cache_read = cache_write = reasoning = None
+    try:  # plain reads of the fields the supported SDKs' chunk and usage types declare
+        model, response_id, fingerprint, tier = last.model, last.id, last.system_fingerprint, last.service_tier
+        if usage is None:
+            inp = out = None
+        else:
+            inp, out = usage.prompt_tokens, usage.completion_tokens
+            details = usage.prompt_tokens_details
+            if details is not None:
+                cache_read = details.cached_tokens
+                # Prompt-cache writes (openai >= 2.x), priced at their own rate where they cost extra.
+                cache_write = details.cache_write_tokens
+            details = usage.completion_tokens_details
+            if details is not None:
+                reasoning = details.reasoning_tokens
+    except AttributeError:  # another shape (an older SDK, a compatible server's extra fields): what is there
+        model, response_id = getattr(last, "model", None), getattr(last, "id", None)
+        fingerprint, tier = getattr(last, "system_fingerprint", None), getattr(last, "service_tier", None)
+        inp, out = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+        details = getattr(usage, "prompt_tokens_details", None)
+        cache_read = getattr(details, "cached_tokens", None)
+        cache_write = getattr(details, "cache_write_tokens", None)
+        reasoning = getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None)
+    pending = call._pending  # the span is still open: written with the others at end()
+    if fingerprint:
+        pending[_FINGERPRINT] = fingerprint
+    if tier:
+        pending[_SERVICE_TIER] = tier if type(tier) is str else str(tier)
+    reasons = state.reasons
+    return (model, response_id,
+            list(reasons.values()) if len(reasons) < 2 else [reasons[i] for i in sorted(reasons)],
+            inp, out, cache_read, cache_write, reasoning)
+
+
+class ChatStreamCall(StreamingCall):
+    """A streamed chat completion recorded in place (``stream_in_place``): the chunks' state on the call.
+
+    What ``ChatStreamBuffer`` keeps without content capture (latest chunk, usage, finish
+    reasons), in slots of the call itself: no recorder and no proxy per stream. Content
+    capture takes ``ChatStreamBuffer`` and the proxy.
+    """
+
+    __slots__ = ("last", "usage", "reasons")  # set when the stream is first read
+    result = chat_result  # type: ignore[assignment]  # StreamingCall.result: the call keeps the state
+
+
+# What every chunk gives the span, read inline in the chunk generators (no call per chunk): into
+# ChatStreamBuffer for the proxies, into ChatStreamCall in place. ``state`` is whichever keeps it.
+_CHAT_CHUNK = """
+    state.last = chunk
     usage = chunk.usage
     if usage is not None:
-        rec.usage = usage
+        state.usage = usage
     for choice in chunk.choices:
         if choice.finish_reason:
             reasons[choice.index] = choice.finish_reason
-""", setup="reasons = rec.reasons", generic_when="rec.capture")
+"""
+_scan, _ascan = compile_scans("chat", _CHAT_CHUNK, setup="state = rec\nreasons = rec.reasons",
+                              generic_when="rec.capture")
 ChatStreamBuffer.scan = staticmethod(_scan)  # type: ignore[attr-defined]
 ChatStreamBuffer.ascan = staticmethod(_ascan)  # type: ignore[attr-defined]
+_scan, _ascan = compile_scans("chat_call", _CHAT_CHUNK, target="call",
+                              setup="state = call\nstate.last = state.usage = None\nreasons = state.reasons = {}")
+ChatStreamCall.scan = staticmethod(_scan)  # type: ignore[assignment]
+ChatStreamCall.ascan = staticmethod(_ascan)  # type: ignore[assignment]
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
