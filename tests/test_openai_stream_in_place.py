@@ -150,7 +150,7 @@ def test_the_ended_span_is_not_kept_by_the_stream(client, fake_openai, openai_in
     stream = _create(client)
     list(stream)
     gc.collect()
-    assert streaming._call_of(stream) is None  # the generator finished and let go of the call
+    assert streaming._call_of(stream) is streaming._ENDED  # the generator finished and let go of the call
     assert not any(isinstance(value, GenAICall) for value in vars(stream).values())
     assert not any(isinstance(o, ChatStreamCall) for o in gc.get_referents(*vars(stream).values()))
 

@@ -492,15 +492,26 @@ def _in_place_class(cls: type, is_async: bool) -> Any:
     return sub
 
 
+class _Ended:
+    """What ``_call_of`` gives once the generator has finished: its span has ended, nothing to do."""
+
+    @staticmethod
+    def finish(error: BaseException | None = None, incomplete: bool = False) -> None:
+        pass
+
+
+_ENDED = _Ended()
+
+
 def _call_of(stream: Any) -> Any:
-    """The call an in-place stream's generator records, or None once the generator has finished.
+    """The call an in-place stream's generator records (``_ENDED`` once the generator has finished).
 
     Read from the suspended generator's frame (its ``call`` argument), so that nothing
     else keeps the call, and its ended span, alive.
     """
     scan = stream._iterator
     frame = scan.ag_frame if hasattr(scan, "ag_frame") else getattr(scan, "gi_frame", None)
-    return None if frame is None else frame.f_locals.get("call")
+    return _ENDED if frame is None else frame.f_locals.get("call", _ENDED)
 
 
 def _iter_in_place(self: Any) -> Any:
@@ -513,15 +524,13 @@ def _aiter_in_place(self: Any) -> Any:
 
 def _close_in_place(base_close: Any) -> Any:
     def close(self: Any) -> None:
-        call = _call_of(self)  # None: the stream ran out, the span has ended
+        call = _call_of(self)
         try:
             base_close(self)
         except BaseException as exc:
-            if call is not None:
-                call.finish(exc)
+            call.finish(exc)
             raise
-        if call is not None:
-            call.finish(None, True)
+        call.finish(None, True)
 
     return close
 
@@ -534,11 +543,9 @@ def _async_close_in_place(base_close: Any) -> Any:
             if inspect.isawaitable(closing):
                 await closing
         except BaseException as exc:
-            if call is not None:
-                call.finish(exc)
+            call.finish(exc)
             raise
-        if call is not None:
-            call.finish(None, True)
+        call.finish(None, True)
 
     return close
 
