@@ -174,3 +174,15 @@ def test_the_recording_class_is_made_once_per_sdk_class(is_async, openai_instrum
     first = streaming._in_place_class(base, is_async)
     assert first is not None and issubclass(first, base)
     assert streaming._IN_PLACE[base] is first
+
+
+async def test_an_async_stream_lets_go_of_its_ended_span(async_client, fake_openai, openai_instrumentor,
+                                                         span_exporter):
+    # An async SDK stream object outlives its iteration (the event loop closes the SDK's own
+    # generators later): it must not keep the call, and its ended span, alive meanwhile.
+    stream = await _create(async_client)
+    [chunk async for chunk in stream]
+    assert len(span_exporter.get_finished_spans()) == 1
+    assert streaming._call_of(stream) is streaming._ENDED
+    assert not any(isinstance(value, GenAICall) for value in vars(stream).values())
+    assert not any(isinstance(o, ChatStreamCall) for o in gc.get_referents(*vars(stream).values()))
