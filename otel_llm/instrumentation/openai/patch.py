@@ -3,7 +3,8 @@
 Each wrapper: (optionally) asks the guard hook, starts a ``GenAICall`` (the
 span is current while the SDK runs, so HTTP spans nest under it), calls the
 SDK, then either finishes the span from the response or hands back a stream
-proxy that finishes it later. The SDK's own exception is recorded and re-raised
+that finishes it later (the SDK's own stream object recording in place, or a
+proxy of it). The SDK's own exception is recorded and re-raised
 as the same object; an error of ours is logged once and the call proceeds as
 if uninstrumented.
 """
