@@ -213,8 +213,8 @@ async def test_async_raw_response_stream_and_plain(async_client, fake_openai, op
     assert embedded.attributes[s.GEN_AI_USAGE_INPUT_TOKENS] > 0
 
 
-def test_sdk_stream_helper_reads_through_the_proxy(client, fake_openai, openai_instrumentor, span_exporter):
-    """chat.completions.stream() calls create(stream=True) and reads our proxy: one span, full usage."""
+def test_sdk_stream_helper_reads_through_the_recording_stream(client, fake_openai, openai_instrumentor, span_exporter):
+    """chat.completions.stream() calls create(stream=True) and reads the stream we record: one span, full usage."""
     fake_openai.behaviour.prompt_tokens, fake_openai.behaviour.completion_tokens = 40, 12
     with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES, stream_options=WITH_USAGE) as stream:
         kinds = {event.type for event in stream}
@@ -227,8 +227,8 @@ def test_sdk_stream_helper_reads_through_the_proxy(client, fake_openai, openai_i
     assert s.OTEL_LLM_STREAM_INCOMPLETE not in attrs
 
 
-async def test_async_sdk_stream_helper_reads_through_the_proxy(async_client, fake_openai, openai_instrumentor,
-                                                               span_exporter):
+async def test_async_sdk_stream_helper_reads_through_the_recording_stream(async_client, fake_openai,
+                                                                          openai_instrumentor, span_exporter):
     async with async_client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES,
                                                     stream_options=WITH_USAGE) as stream:
         async for _ in stream:
@@ -237,3 +237,19 @@ async def test_async_sdk_stream_helper_reads_through_the_proxy(async_client, fak
     attrs = _only_span(span_exporter).attributes
     assert attrs[s.GEN_AI_RESPONSE_ID] == final.id
     assert attrs[s.GEN_AI_USAGE_COST_AMOUNT] > 0
+
+
+def test_sdk_stream_helper_left_early_ends_incomplete(client, fake_openai, openai_instrumentor, span_exporter):
+    # The helper's close() closes the HTTP response, not the stream it reads: the span ends
+    # (incomplete, with what was read) when the helper's stream is freed.
+    with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES, stream_options=WITH_USAGE) as stream:
+        for event in stream:
+            if event.type == "chunk":
+                first = event.chunk
+                break
+    assert span_exporter.get_finished_spans() == ()  # the helper's exit did not reach the stream
+    del stream, event
+    gc.collect()
+    attrs = _only_span(span_exporter).attributes
+    assert attrs[s.OTEL_LLM_STREAM_INCOMPLETE] is True
+    assert attrs[s.GEN_AI_RESPONSE_ID] == first.id
