@@ -239,17 +239,45 @@ async def test_async_sdk_stream_helper_reads_through_the_recording_stream(async_
     assert attrs[s.GEN_AI_USAGE_COST_AMOUNT] > 0
 
 
-def test_sdk_stream_helper_left_early_ends_incomplete(client, fake_openai, openai_instrumentor, span_exporter):
-    # The helper's close() closes the HTTP response, not the stream it reads: the span ends
-    # (incomplete, with what was read) when the helper's stream is freed.
-    with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES, stream_options=WITH_USAGE) as stream:
-        for event in stream:
-            if event.type == "chunk":
-                first = event.chunk
-                break
-    assert span_exporter.get_finished_spans() == ()  # the helper's exit did not reach the stream
-    del stream, event
-    gc.collect()
-    attrs = _only_span(span_exporter).attributes
-    assert attrs[s.OTEL_LLM_STREAM_INCOMPLETE] is True
-    assert attrs[s.GEN_AI_RESPONSE_ID] == first.id
+@pytest.mark.parametrize("capture", [False, True])  # the stream recorded in place, and the proxy
+def test_sdk_stream_helper_left_early_ends_at_its_exit(client, fake_openai, tracer_provider, span_exporter, capture):
+    from otel_llm.instrumentation.openai import OpenAIInstrumentor
+
+    OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, capture_content=capture)
+    try:
+        with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES,
+                                            stream_options=WITH_USAGE) as stream:
+            for event in stream:
+                if event.type == "chunk":
+                    first = event.chunk
+                    break
+            assert span_exporter.get_finished_spans() == ()
+        # The helper's exit closes its HTTP response, not the stream it reads: ours ends that stream's span.
+        attrs = _only_span(span_exporter).attributes
+        assert attrs[s.OTEL_LLM_STREAM_INCOMPLETE] is True
+        assert attrs[s.GEN_AI_RESPONSE_ID] == first.id
+        stream.close()  # again: nothing more
+        assert len(span_exporter.get_finished_spans()) == 1
+    finally:
+        OpenAIInstrumentor().uninstrument()
+
+
+async def test_async_sdk_stream_helper_left_early_ends_at_its_exit(async_client, fake_openai, openai_instrumentor,
+                                                                   span_exporter):
+    async with async_client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES,
+                                                    stream_options=WITH_USAGE) as stream:
+        async for _ in stream:
+            break
+    assert _only_span(span_exporter).attributes[s.OTEL_LLM_STREAM_INCOMPLETE] is True
+
+
+def test_helper_close_is_restored_by_uninstrument(tracer_provider):
+    from openai.lib.streaming.chat._completions import AsyncChatCompletionStream, ChatCompletionStream
+
+    from otel_llm.instrumentation.openai import OpenAIInstrumentor
+
+    originals = (ChatCompletionStream.__dict__["close"], AsyncChatCompletionStream.__dict__["close"])
+    OpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
+    assert ChatCompletionStream.__dict__["close"] is not originals[0]  # the check below can fail
+    OpenAIInstrumentor().uninstrument()
+    assert (ChatCompletionStream.__dict__["close"], AsyncChatCompletionStream.__dict__["close"]) == originals

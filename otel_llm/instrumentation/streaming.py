@@ -475,7 +475,7 @@ def _in_place_class(cls: type, is_async: bool) -> Any:
     base_close = getattr(cls, "close", None)
     if registry.get(method, _NOT_RELAY) is None and callable(base_close):
         namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
-                                     "__doc__": cls.__doc__}
+                                     "__doc__": cls.__doc__, "_otel_llm_in_place": True}
         if is_async:
             namespace["__aiter__"] = _aiter_in_place
             namespace["close"] = _async_close_in_place(base_close)
@@ -512,6 +512,22 @@ def _call_of(stream: Any) -> Any:
     scan = stream._iterator
     frame = scan.ag_frame if hasattr(scan, "ag_frame") else getattr(scan, "gi_frame", None)
     return _ENDED if frame is None else frame.f_locals.get("call", _ENDED)
+
+
+def stop_recording(stream: Any) -> None:
+    """End the span of a stream otel-llm records (in place or proxied) as incomplete, unless it ended.
+
+    For SDK helpers whose ``close()`` closes the HTTP response but not the stream they read
+    (openai's ``chat.completions.stream()``): without this, a helper left early would end its
+    span only when the stream is garbage-collected. Anything else is left alone. Never raises.
+    """
+    try:
+        if isinstance(stream, _StreamBase):
+            stream._self_rec.finish(incomplete=True)
+        elif type(stream).__dict__.get("_otel_llm_in_place"):
+            _call_of(stream).finish(None, True)
+    except Exception:  # noqa: BLE001
+        log_instrumentation_error("stop_recording")
 
 
 def _iter_in_place(self: Any) -> Any:
@@ -667,5 +683,5 @@ class AsyncRelayStream(AsyncStreamWrapper):
 
 
 __all__ = ["StreamRecorder", "StreamingCall", "SyncStreamWrapper", "AsyncStreamWrapper", "SyncRelayStream",
-           "AsyncRelayStream", "new_stream_proxy", "stream_in_place", "register_relay_streams", "compile_scans",
-           "ran_out"]
+           "AsyncRelayStream", "new_stream_proxy", "stream_in_place", "stop_recording", "register_relay_streams",
+           "compile_scans", "ran_out"]

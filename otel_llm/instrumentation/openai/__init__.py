@@ -73,7 +73,13 @@ from otel_llm.instrumentation.openai import request as req
 from otel_llm.instrumentation.openai import response as resp
 from otel_llm.instrumentation.openai.package import _instruments
 from otel_llm.instrumentation.openai.patch import Endpoint, Telemetry, async_wrapper, sync_wrapper
-from otel_llm.instrumentation.openai.streams import ChatStreamBuffer, ChatStreamCall, ResponsesStreamBuffer
+from otel_llm.instrumentation.openai.streams import (
+    ChatStreamBuffer,
+    ChatStreamCall,
+    ResponsesStreamBuffer,
+    aclose_helper_stream,
+    close_helper_stream,
+)
 from otel_llm.instrumentation.streaming import register_relay_streams
 
 log = logging.getLogger(__name__)
@@ -142,6 +148,18 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                     continue
                 wrap_function_wrapper(cls, method, factory(endpoint, telemetry))
                 wrapped.append((cls, method))
+        # The chat.completions.stream() helper closes its HTTP response, not the stream it reads:
+        # its close() (and so its `with` exit) also ends that stream's span.
+        try:
+            helper = importlib.import_module("openai.lib.streaming.chat._completions")
+        except ImportError:
+            helper = None
+        for cls_name, close_wrapper in (("ChatCompletionStream", close_helper_stream),
+                                        ("AsyncChatCompletionStream", aclose_helper_stream)):
+            cls = getattr(helper, cls_name, None)
+            if cls is not None and "close" in vars(cls):
+                wrap_function_wrapper(cls, "close", close_wrapper)
+                wrapped.append((cls, "close"))
         self._telemetry = telemetry
         self._wrapped = wrapped
 

@@ -17,7 +17,7 @@ from otel_llm import semconv
 from otel_llm.instrumentation.buffered_stream import AsyncBufferedStream, BufferedStream
 from otel_llm.instrumentation.genai_call import GenAICall, log_instrumentation_error
 from otel_llm.instrumentation.openai.response import record_response
-from otel_llm.instrumentation.streaming import StreamingCall, StreamRecorder, compile_scans
+from otel_llm.instrumentation.streaming import StreamingCall, StreamRecorder, compile_scans, stop_recording
 
 _NONE: dict[Any, Any] = {}  # shared, never written: content capture is off
 _FINGERPRINT = semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
@@ -213,6 +213,26 @@ class ResponsesStreamBuffer(StreamRecorder):
         response = self.final or self.created
         if response is not None:
             record_response(call, response)
+
+
+def close_helper_stream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``ChatCompletionStream.close`` (the ``chat.completions.stream()`` helper), wrapped.
+
+    The helper's ``close()`` (and so its ``with`` exit) closes the HTTP response but not the
+    stream it reads: this also ends the span of that stream, as incomplete if it had not ended.
+    """
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        stop_recording(getattr(instance, "_raw_stream", None))
+
+
+async def aclose_helper_stream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``AsyncChatCompletionStream.close``, wrapped: see ``close_helper_stream``."""
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        stop_recording(getattr(instance, "_raw_stream", None))
 
 
 # The shared buffer-driven proxies: the buffer's add() runs per chunk, finish_call() once.
