@@ -164,6 +164,7 @@ def _finish(endpoint: Endpoint, t: Telemetry, call: GenAICall, result: Any, is_a
             otel_context.detach(token)  # type: ignore[arg-type]
         if endpoint.stream_buffer is not None and isinstance(result, t.stream_types):
             # The SDK's own stream object, recording in place: no proxy, no recorder (stream_in_place).
+            # _start made the call an endpoint.stream_call (a StreamingCall) exactly when that applies.
             if call.__class__ is not GenAICall and stream_in_place(result, call, is_async):  # type: ignore[arg-type]
                 return result
             stream_cls = AsyncOpenAIStream if is_async else OpenAIStream
