@@ -43,6 +43,53 @@ def test_uninstrument_restores_methods_exactly(tracer_provider):
     assert all(after[key] is before[key] for key in before)
 
 
+def test_instrumented_methods_look_like_the_originals(tracer_provider):
+    """Name, docstring, signature and coroutine-ness are the SDK's, so introspecting callers see no change."""
+    import inspect
+
+    from otel_llm.instrumentation.openai import OpenAIInstrumentor
+
+    before = _methods()
+    OpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
+    try:
+        for key, original in before.items():
+            method = _methods()[key]
+            assert method.__wrapped__ is original
+            assert (method.__name__, method.__qualname__, method.__doc__) == \
+                (original.__name__, original.__qualname__, original.__doc__)
+            assert inspect.signature(method) == inspect.signature(original)
+            assert inspect.iscoroutinefunction(method) == inspect.iscoroutinefunction(original), key
+        assert any(inspect.iscoroutinefunction(m) for m in before.values())  # the check above can fail
+    finally:
+        OpenAIInstrumentor().uninstrument()
+
+
+def test_a_wrapper_put_over_ours_survives_uninstrument(client, fake_openai, tracer_provider, span_exporter):
+    """uninstrument() puts back only what is still ours; another library's wrapper stays, and ours passes through."""
+    from openai.resources.chat.completions import Completions
+
+    from otel_llm.instrumentation.openai import OpenAIInstrumentor
+
+    original = vars(Completions)["create"]
+    OpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
+    ours = vars(Completions)["create"]
+    seen = []
+
+    def theirs(self, *args, **kwargs):
+        seen.append(kwargs["model"])
+        return ours(self, *args, **kwargs)
+
+    Completions.create = theirs
+    try:
+        OpenAIInstrumentor().uninstrument()
+        assert vars(Completions)["create"] is theirs
+        reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content and seen == ["gpt-4o-mini"]
+        assert span_exporter.get_finished_spans() == ()  # ours is a pass-through now
+    finally:
+        Completions.create = original
+
+
 def test_cached_bound_wrappers_pass_through_after_uninstrument(client, fake_openai, tracer_provider, span_exporter):
     from otel_llm.instrumentation.openai import OpenAIInstrumentor
 

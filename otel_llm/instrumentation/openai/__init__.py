@@ -64,15 +64,14 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
+from wrapt import FunctionWrapper
 
 from otel_llm import __version__, semconv
 from otel_llm.content import ContentPolicy
 from otel_llm.instrumentation.openai import request as req
 from otel_llm.instrumentation.openai import response as resp
 from otel_llm.instrumentation.openai.package import _instruments
-from otel_llm.instrumentation.openai.patch import Endpoint, Telemetry, async_wrapper, sync_wrapper
+from otel_llm.instrumentation.openai.patch import Endpoint, Telemetry, async_method, sync_method
 from otel_llm.instrumentation.openai.streams import (
     ChatStreamBuffer,
     ChatStreamCall,
@@ -113,7 +112,8 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments the ``openai`` SDK; see the module docstring."""
 
     _telemetry: Telemetry | None = None
-    _wrapped: list[tuple[type, str]] = []
+    # (class, attribute, original, what we put there), in the order installed
+    _installed: list[tuple[type, str, Any, Any]] = []
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -136,20 +136,25 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             raw_type, (openai.Stream, openai.AsyncStream),
         )
         register_relay_streams(openai.Stream, openai.AsyncStream)
-        wrapped: list[tuple[type, str]] = []
+        installed: list[tuple[type, str, Any, Any]] = []
+
+        def install(cls: type, name: str, replacement: Any) -> None:
+            installed.append((cls, name, vars(cls)[name], replacement))
+            setattr(cls, name, replacement)
+
         for module_name, sync_cls, async_cls, method, endpoint in METHODS:
             try:
                 module = importlib.import_module(module_name)
             except ImportError:
                 continue
-            for cls_name, factory in ((sync_cls, sync_wrapper), (async_cls, async_wrapper)):
+            for cls_name, factory in ((sync_cls, sync_method), (async_cls, async_method)):
                 cls = getattr(module, cls_name, None)
-                if cls is None or method not in vars(cls) or (cls, method) in wrapped:
+                if cls is None or method not in vars(cls) or any(c is cls and n == method for c, n, _, _ in installed):
                     continue
-                wrap_function_wrapper(cls, method, factory(endpoint, telemetry))
-                wrapped.append((cls, method))
+                install(cls, method, factory(endpoint, telemetry, vars(cls)[method]))
         # The chat.completions.stream() helper closes its HTTP response, not the stream it reads:
-        # its close() (and so its `with` exit) also ends that stream's span.
+        # its close() (and so its `with` exit) also ends that stream's span. Not on the hot path,
+        # so a wrapt wrapper.
         try:
             helper = importlib.import_module("openai.lib.streaming.chat._completions")
         except ImportError:
@@ -158,18 +163,19 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                                         ("AsyncChatCompletionStream", aclose_helper_stream)):
             cls = getattr(helper, cls_name, None)
             if cls is not None and "close" in vars(cls):
-                wrap_function_wrapper(cls, "close", close_wrapper)
-                wrapped.append((cls, "close"))
+                install(cls, "close", FunctionWrapper(vars(cls)["close"], close_wrapper))
         self._telemetry = telemetry
-        self._wrapped = wrapped
+        self._installed = installed
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._telemetry is not None:
-            self._telemetry.active = False  # wrappers cached by the SDK become pass-throughs
+            self._telemetry.active = False  # methods cached by the SDK, or wrapped over, become pass-throughs
             self._telemetry = None
-        for cls, method in self._wrapped:
-            unwrap(cls, method)
-        self._wrapped = []
+        for cls, name, original, replacement in reversed(self._installed):
+            # Only what is still ours: a wrapper another library put over it stays, passing through.
+            if vars(cls).get(name) is replacement:
+                setattr(cls, name, original)
+        self._installed = []
 
 
 __all__ = ["OpenAIInstrumentor"]

@@ -1,6 +1,6 @@
-"""Wrapper factories for the OpenAI SDK methods, sync and async twins.
+"""The instrumented OpenAI SDK methods, sync and async twins, built per SDK method.
 
-Each wrapper: (optionally) asks the guard hook, starts a ``GenAICall`` (the
+Each method: (optionally) asks the guard hook, starts a ``GenAICall`` (the
 span is current while the SDK runs, so HTTP spans nest under it), calls the
 SDK, then either finishes the span from the response or hands back a stream
 that finishes it later (the SDK's own stream object recording in place, or a
@@ -11,6 +11,7 @@ if uninstrumented.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -57,8 +58,9 @@ class Endpoint:
 class Telemetry:
     """Everything a wrapper needs, built once per ``instrument()``.
 
-    ``active`` turns wrappers that outlived ``uninstrument()`` (bound methods
-    the SDK cached, e.g. in ``with_raw_response``) into pass-throughs.
+    ``active`` turns methods that outlived ``uninstrument()`` (bound methods the SDK
+    cached, e.g. in ``with_raw_response``, or ours inside a wrapper another library put
+    over it) into pass-throughs.
     """
 
     __slots__ = ("tracer", "policy", "pricer", "resolver", "raw_response_type", "stream_types", "active", "plans")
@@ -208,28 +210,33 @@ def _guard(endpoint: Endpoint, t: Telemetry, instance: Any, kwargs: dict[str, An
     return hook(request) if hook is not None else None
 
 
-# -- wrapper factories ------------------------------------------------------------
-def sync_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+# -- the instrumented methods ---------------------------------------------------
+# Each is a plain function put in the SDK class in place of the original (``install``), not a
+# wrapt FunctionWrapper: ``client.chat.completions.create(...)`` then calls it as it called the
+# SDK's own, with no bound-wrapper object, no bound original and no second frame per call
+# (measured: 1-4 µs per async stream in the SDK path, bench/README.md). The async one is itself
+# coroutine function where the SDK's is one, so ``inspect.iscoroutinefunction`` answers as before.
+def sync_method(endpoint: Endpoint, t: Telemetry, original: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not t.active or _flag() or _otel_current().get(_OTEL_SUPPRESS_KEY):  # is_suppressed()
-            return wrapped(*args, **kwargs)
+            return original(self, *args, **kwargs)
         guard_attrs = None
         if hooks.before_call is not None:
             try:
-                outcome = _guard(endpoint, t, instance, kwargs, False)
+                outcome = _guard(endpoint, t, self, kwargs, False)
                 kwargs, guard_attrs = _apply_outcome(outcome, kwargs)
             except hooks.CallRefused as exc:
-                _refused(endpoint, t, instance, kwargs, exc)
+                _refused(endpoint, t, self, kwargs, exc)
                 raise
             except Exception:  # noqa: BLE001
                 log_instrumentation_error("guard hook")
         try:
-            call = _start(endpoint, t, instance, kwargs, guard_attrs)
+            call = _start(endpoint, t, self, kwargs, guard_attrs)
         except Exception:  # noqa: BLE001
             log_instrumentation_error(f"{endpoint.operation} start")
-            return wrapped(*args, **kwargs)
+            return original(self, *args, **kwargs)
         try:
-            result = wrapped(*args, **kwargs)
+            result = original(self, *args, **kwargs)
         except BaseException as exc:
             try:
                 call.fail(exc)
@@ -238,32 +245,32 @@ def sync_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
             raise
         return _finish(endpoint, t, call, result, False)
 
-    return wrapper
+    return functools.update_wrapper(method, original)
 
 
-def async_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
-    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def async_method(endpoint: Endpoint, t: Telemetry, original: Callable[..., Any]) -> Callable[..., Any]:
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not t.active or _flag() or _otel_current().get(_OTEL_SUPPRESS_KEY):  # is_suppressed()
-            return await wrapped(*args, **kwargs)
+            return await original(self, *args, **kwargs)
         guard_attrs = None
         if hooks.before_call is not None:
             try:
-                outcome = _guard(endpoint, t, instance, kwargs, True)
+                outcome = _guard(endpoint, t, self, kwargs, True)
                 if inspect.isawaitable(outcome):
                     outcome = await outcome
                 kwargs, guard_attrs = _apply_outcome(outcome, kwargs)
             except hooks.CallRefused as exc:
-                _refused(endpoint, t, instance, kwargs, exc)
+                _refused(endpoint, t, self, kwargs, exc)
                 raise
             except Exception:  # noqa: BLE001
                 log_instrumentation_error("guard hook")
         try:
-            call = _start(endpoint, t, instance, kwargs, guard_attrs)
+            call = _start(endpoint, t, self, kwargs, guard_attrs)
         except Exception:  # noqa: BLE001
             log_instrumentation_error(f"{endpoint.operation} start")
-            return await wrapped(*args, **kwargs)
+            return await original(self, *args, **kwargs)
         try:
-            result = await wrapped(*args, **kwargs)
+            result = await original(self, *args, **kwargs)
         except BaseException as exc:
             try:
                 call.fail(exc)
@@ -272,4 +279,12 @@ def async_wrapper(endpoint: Endpoint, t: Telemetry) -> Callable[..., Any]:
             raise
         return _finish(endpoint, t, call, result, True)
 
-    return wrapper
+    if not inspect.iscoroutinefunction(original):
+        # A plain function returning a coroutine (openai's @required_args on create): so is ours,
+        # so that inspect.iscoroutinefunction() answers as it did. One frame more, only here.
+        run = method
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
+            return run(self, *args, **kwargs)
+
+    return functools.update_wrapper(method, original)
