@@ -279,12 +279,12 @@ def async_method(endpoint: Endpoint, t: Telemetry, original: Callable[..., Any])
             raise
         return _finish(endpoint, t, call, result, True)
 
-    if not inspect.iscoroutinefunction(original):
-        # A plain function returning a coroutine (openai's @required_args on create): so is ours,
-        # so that inspect.iscoroutinefunction() answers as it did. One frame more, only here.
-        run = method
+    if inspect.iscoroutinefunction(original):
+        return functools.update_wrapper(method, original)
 
-        def method(self: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
-            return run(self, *args, **kwargs)
+    # A plain function returning a coroutine (openai's @required_args on create): so is ours,
+    # so that inspect.iscoroutinefunction() answers as it did. One frame more, only here.
+    def plain(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, **kwargs)
 
-    return functools.update_wrapper(method, original)
+    return functools.update_wrapper(plain, original)
