@@ -151,7 +151,7 @@ def chat_result(call: GenAICall, state: Any = None) -> tuple[Any, ...] | None:
         pending[_SERVICE_TIER] = tier if type(tier) is str else str(tier)
     reasons = state.reasons
     return (model, response_id,
-            list(reasons.values()) if len(reasons) < 2 else [reasons[i] for i in sorted(reasons)],
+            list(reasons.values()) if len(reasons) < 2 else [reason for _, reason in sorted(reasons.items())],
             inp, out, cache_read, cache_write, reasoning)
 
 
