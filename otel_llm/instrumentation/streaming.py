@@ -477,10 +477,10 @@ def _in_place_class(cls: type, is_async: bool) -> Any:
         namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
                                      "__doc__": cls.__doc__, "_otel_llm_in_place": True}
         if is_async:
-            namespace["__aiter__"] = _aiter_in_place
+            namespace["__aiter__"] = _iterate_in_place
             namespace["close"] = _async_close_in_place(base_close)
         else:
-            namespace["__iter__"] = _iter_in_place
+            namespace["__iter__"] = _iterate_in_place
             namespace["close"] = _close_in_place(base_close)
         try:
             sub = type(cls.__name__, (cls,), namespace)
@@ -530,11 +530,8 @@ def stop_recording(stream: Any) -> None:
         log_instrumentation_error("stop_recording")
 
 
-def _iter_in_place(self: Any) -> Any:
-    return self._iterator  # the call's chunk generator, reading the SDK's own
-
-
-def _aiter_in_place(self: Any) -> Any:
+def _iterate_in_place(self: Any) -> Any:
+    """``__iter__`` / ``__aiter__`` of a recording stream class: the call's chunk generator, reading the SDK's own."""
     return self._iterator
 
 
